@@ -1,0 +1,202 @@
+"""Every event that crosses a Toolwise topic: one pydantic model each, JSON on the wire.
+
+Events are named in the past tense. Each carries ``schema_version`` and an
+``event_id``; new fields get defaults so that old events still replay.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from models.policies import RetryPolicy
+from models.tools import ErrorKind
+
+SCHEMA_VERSION = 1
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> float:
+    return time.time()
+
+
+class Event(BaseModel):
+    """Fields every event has."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+    event_id: str = Field(default_factory=_new_id, min_length=1, max_length=200)
+    occurred_at: float = Field(default_factory=_now, description="Unix time, seconds.")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class IntentSubmitted(Event):
+    """An agent asks for something to be done. The only event clients publish."""
+
+    type: Literal["IntentSubmitted"] = "IntentSubmitted"
+    intent_id: str = Field(default_factory=_new_id, min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=20_000, description="What the agent wants, in words.")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="Arguments the agent already knows.")
+    context: dict[str, str] = Field(default_factory=dict, description="Declared context, e.g. tenant or task.")
+    tool: str | None = Field(default=None, description="Ask for this tool ('server.tool') and skip planning.")
+    max_cost: float | None = Field(default=None, ge=0)
+    policy: RetryPolicy | None = Field(default=None, description="Override the default retry policy.")
+
+
+class PlanStep(BaseModel):
+    """One tool call of a plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step_id: str
+    index: int = Field(ge=0)
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    policy: RetryPolicy = Field(default_factory=RetryPolicy)
+    fallbacks: list[str] = Field(default_factory=list, description="Tools to try, in order, if this one fails for good.")
+    choice_probability: float | None = Field(default=None, ge=0, le=1)
+
+
+class PlanCreated(Event):
+    type: Literal["PlanCreated"] = "PlanCreated"
+    intent_id: str
+    steps: list[PlanStep] = Field(min_length=1)
+    strategy: str = "builtin"
+    context_key: str = ""
+    intent_text: str = ""
+
+
+class ToolCallRequested(Event):
+    """A command in all but name: execute one plan step."""
+
+    type: Literal["ToolCallRequested"] = "ToolCallRequested"
+    intent_id: str
+    call_id: str
+    step: PlanStep
+    context_key: str = ""
+    strategy: str = "builtin"
+    intent_text: str = ""
+
+
+class ToolCallCompleted(Event):
+    """The final outcome of one step, after every attempt and fallback."""
+
+    type: Literal["ToolCallCompleted"] = "ToolCallCompleted"
+    intent_id: str
+    call_id: str
+    tool: str
+    ok: bool
+    output: Any = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    attempts: int = Field(ge=0)
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    tools_tried: list[str] = Field(default_factory=list)
+    cached: bool = False
+
+
+class StepResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step_id: str
+    tool: str
+    ok: bool
+    output: Any = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    attempts: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+
+
+class IntentCompleted(Event):
+    type: Literal["IntentCompleted"] = "IntentCompleted"
+    intent_id: str
+    results: list[StepResult]
+    cost: float = 0.0
+    latency_ms: float = Field(default=0.0, description="From submission to completion.")
+    attempts: int = 0
+    strategy: str = "builtin"
+
+
+class IntentFailed(Event):
+    type: Literal["IntentFailed"] = "IntentFailed"
+    intent_id: str
+    reason: str
+    error_kind: str = "failed"
+    results: list[StepResult] = Field(default_factory=list)
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    attempts: int = 0
+
+
+class ExecutionRecorded(Event):
+    """One attempt of one tool call: the learning engine's only input."""
+
+    type: Literal["ExecutionRecorded"] = "ExecutionRecorded"
+    intent_id: str
+    call_id: str
+    tool: str
+    tool_version: str = "1"
+    attempt: int = Field(ge=1)
+    ok: bool
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    started_at: float
+    latency_ms: float
+    backoff_s: float | None = Field(default=None, description="Delay drawn before the next attempt, if any.")
+    cost: float = 0.0
+    quality: float | None = None
+    context_key: str = ""
+    strategy: str = "builtin"
+    choice_probability: float | None = None
+    intent_text: str = ""
+
+
+class DeadLettered(Event):
+    """A message Toolwise could not use, with why and where it came from."""
+
+    type: Literal["DeadLettered"] = "DeadLettered"
+    reason: str
+    error_kind: str = Field(description="malformed_json | schema_violation | unknown_tool | oversized | ...")
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None = None
+    raw_b64: str = Field(description="The message value exactly as received, base64.")
+    raw_size: int
+
+
+AnyEvent = Annotated[
+    IntentSubmitted
+    | PlanCreated
+    | ToolCallRequested
+    | ToolCallCompleted
+    | IntentCompleted
+    | IntentFailed
+    | ExecutionRecorded
+    | DeadLettered,
+    Field(discriminator="type"),
+]
+ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    IntentSubmitted,
+    PlanCreated,
+    ToolCallRequested,
+    ToolCallCompleted,
+    IntentCompleted,
+    IntentFailed,
+    ExecutionRecorded,
+    DeadLettered,
+)

@@ -1,0 +1,59 @@
+"""Values that describe tools and the outcome of one tool call."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorKind(StrEnum):
+    """Why a tool call failed; decides whether it is retried."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    TRANSIENT = "transient"  # the tool said: try again
+    TOOL_ERROR = "tool_error"  # the tool failed for good
+    INVALID_ARGUMENTS = "invalid_arguments"
+    UNKNOWN_TOOL = "unknown_tool"
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.TRANSIENT})
+
+
+class ToolSpec(BaseModel):
+    """A tool as discovered with MCP ``tools/list``, plus what the config says of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Qualified name, '<server>.<tool>'.")
+    server: str
+    tool: str = Field(description="The tool's name on its MCP server.")
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+    version: str = "1"
+    cost_per_call: float = Field(default=0.0, ge=0)
+    patterns: tuple[str, ...] = Field(
+        default=(),
+        description="Regexes with named groups that pull arguments out of intent text.",
+    )
+    keywords: tuple[str, ...] = Field(default=(), description="Extra words the planner matches.")
+
+
+class CallResult(BaseModel):
+    """What one attempt of one tool call returned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    output: Any = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    cost: float = 0.0
+    quality: float | None = Field(default=None, ge=0, le=1)
+    latency_ms: float = 0.0
