@@ -52,6 +52,15 @@ class IntentSubmitted(Event):
     policy: RetryPolicy | None = Field(default=None, description="Override the default retry policy.")
 
 
+class Fallback(BaseModel):
+    """A tool to try, with its own arguments, when the step's tool fails for good."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
 class PlanStep(BaseModel):
     """One tool call of a plan."""
 
@@ -62,7 +71,9 @@ class PlanStep(BaseModel):
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     policy: RetryPolicy = Field(default_factory=RetryPolicy)
-    fallbacks: list[str] = Field(default_factory=list, description="Tools to try, in order, if this one fails for good.")
+    fallbacks: list[Fallback] = Field(
+        default_factory=list, description="Tried in order when the step's tool fails for good."
+    )
     choice_probability: float | None = Field(default=None, ge=0, le=1)
 
 
@@ -73,6 +84,7 @@ class PlanCreated(Event):
     strategy: str = "builtin"
     context_key: str = ""
     intent_text: str = ""
+    submitted_at: float = Field(default=0.0, description="When the intent was submitted (Unix s).")
 
 
 class ToolCallRequested(Event):

@@ -1,0 +1,84 @@
+"""Gather an intent's plan and step results into exactly one outcome.
+
+Plans and results travel on different topics, so a result may arrive before
+its plan; both are kept until every step of the plan has a result. The state
+is a plain JSON dict so a changelog-backed table can hold it. Applying the
+same event twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import IntentCompleted, IntentFailed, PlanCreated, StepResult, ToolCallCompleted
+
+Outcome = IntentCompleted | IntentFailed
+State = dict[str, Any]
+
+
+def apply_progress(
+    state: State | None, event: PlanCreated | ToolCallCompleted, now: float
+) -> tuple[State, Outcome | None]:
+    """Return the new state and the outcome, if this event completed the intent."""
+    state = dict(state) if state else {"plan": None, "results": {}, "done": None}
+    if state["done"] is not None:
+        return state, None  # redelivery after the outcome: nothing new
+    if isinstance(event, PlanCreated):
+        if state["plan"] is None:
+            state["plan"] = event.model_dump(mode="json")
+    else:
+        results = dict(state["results"])
+        results.setdefault(event.call_id, event.model_dump(mode="json"))
+        state["results"] = results
+    if state["plan"] is None:
+        return state, None
+    plan = PlanCreated.model_validate(state["plan"])
+    if any(step.step_id not in state["results"] for step in plan.steps):
+        return state, None
+    outcome = _outcome(plan, state["results"], now)
+    # Keep only the marker: the table stays small and late duplicates are ignored.
+    return {"plan": None, "results": {}, "done": outcome.event_id}, outcome
+
+
+def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
+    steps = [ToolCallCompleted.model_validate(results[s.step_id]) for s in plan.steps]
+    step_results = [
+        StepResult(
+            step_id=r.call_id,
+            tool=r.tool,
+            ok=r.ok,
+            output=r.output,
+            error_kind=r.error_kind,
+            error=r.error,
+            attempts=r.attempts,
+            cost=r.cost,
+            latency_ms=r.latency_ms,
+        )
+        for r in steps
+    ]
+    cost = sum(r.cost for r in steps)
+    attempts = sum(r.attempts for r in steps)
+    latency_ms = max(0.0, (now - plan.submitted_at) * 1000.0) if plan.submitted_at else 0.0
+    event_id = f"outcome:{plan.intent_id}"
+    failed = [r for r in steps if not r.ok]
+    if failed:
+        first = failed[0]
+        return IntentFailed(
+            event_id=event_id,
+            intent_id=plan.intent_id,
+            reason=f"step {first.call_id} ({first.tool}) failed: {first.error}",
+            error_kind=str(first.error_kind or "tool_error"),
+            results=step_results,
+            cost=cost,
+            latency_ms=latency_ms,
+            attempts=attempts,
+        )
+    return IntentCompleted(
+        event_id=event_id,
+        intent_id=plan.intent_id,
+        results=step_results,
+        cost=cost,
+        latency_ms=latency_ms,
+        attempts=attempts,
+        strategy=plan.strategy,
+    )

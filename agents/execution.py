@@ -1,0 +1,137 @@
+"""Run one plan step: attempts with timeout, backoff with full jitter, fallbacks.
+
+Pure orchestration: the tool call, the sleep, the clock and the randomness
+are injected, so the policy is unit-tested without a broker or real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from models import CallResult, ErrorKind, ExecutionRecorded, ToolCallCompleted, ToolCallRequested
+
+CallFn = Callable[[str, dict[str, Any], float], Awaitable[CallResult]]
+SleepFn = Callable[[float], Awaitable[None]]
+RecordFn = Callable[[ExecutionRecorded], None]
+
+# A call the client failed to stop at its own timeout is abandoned this much
+# later; the client normally cancels it on the server first.
+_HARD_TIMEOUT_GRACE_S = 1.0
+
+
+@dataclass
+class StepRunner:
+    """Dependencies of :func:`execute_step`, wired once per worker."""
+
+    call: CallFn
+    record: RecordFn
+    sleep: SleepFn = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    wall_clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.perf_counter
+    tool_versions: Callable[[str], str] = lambda _tool: "1"
+
+
+async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCallCompleted:
+    """Try the step's tool, retrying retryable failures, then each fallback tool in turn."""
+    step = request.step
+    policy = step.policy
+    total_attempts = 0
+    total_cost = 0.0
+    began = runner.monotonic()
+    tried: list[str] = []
+    last: CallResult | None = None
+    last_tool = step.tool
+    choices = [(step.tool, step.arguments), *((f.tool, f.arguments) for f in step.fallbacks)]
+    for tool, arguments in choices:
+        tried.append(tool)
+        last_tool = tool
+        for attempt in range(1, policy.max_attempts + 1):
+            started_at = runner.wall_clock()
+            t0 = runner.monotonic()
+            last = await _call_bounded(runner, tool, arguments, policy.timeout_s)
+            latency_ms = (runner.monotonic() - t0) * 1000.0
+            total_attempts += 1
+            total_cost += last.cost
+            retry = (
+                not last.ok
+                and last.error_kind is not None
+                and last.error_kind.retryable
+                and attempt < policy.max_attempts
+            )
+            backoff = runner.rng.uniform(0.0, policy.backoff_cap(attempt)) if retry else None
+            runner.record(
+                ExecutionRecorded(
+                    event_id=f"{request.call_id}:{tool}:{attempt}",
+                    intent_id=request.intent_id,
+                    call_id=request.call_id,
+                    tool=tool,
+                    tool_version=runner.tool_versions(tool),
+                    attempt=attempt,
+                    ok=last.ok,
+                    error_kind=last.error_kind,
+                    error=last.error,
+                    started_at=started_at,
+                    latency_ms=latency_ms,
+                    backoff_s=backoff,
+                    cost=last.cost,
+                    quality=last.quality,
+                    context_key=request.context_key,
+                    strategy=request.strategy,
+                    choice_probability=step.choice_probability if tool == step.tool else None,
+                    intent_text=request.intent_text,
+                )
+            )
+            if last.ok:
+                return _completed(request, tool, last, total_attempts, total_cost, began, runner, tried)
+            if backoff is None:
+                break
+            await runner.sleep(backoff)
+    assert last is not None  # policy.max_attempts >= 1
+    return _completed(request, last_tool, last, total_attempts, total_cost, began, runner, tried)
+
+
+async def _call_bounded(
+    runner: StepRunner, tool: str, arguments: dict[str, Any], timeout_s: float
+) -> CallResult:
+    try:
+        return await asyncio.wait_for(
+            runner.call(tool, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
+        )
+    except TimeoutError:
+        return CallResult(
+            ok=False,
+            error_kind=ErrorKind.TIMEOUT,
+            error=f"{tool} did not answer within {timeout_s:g} s",
+        )
+
+
+def _completed(
+    request: ToolCallRequested,
+    tool: str,
+    result: CallResult,
+    attempts: int,
+    cost: float,
+    began: float,
+    runner: StepRunner,
+    tried: list[str],
+) -> ToolCallCompleted:
+    return ToolCallCompleted(
+        event_id=f"done:{request.call_id}",
+        intent_id=request.intent_id,
+        call_id=request.call_id,
+        tool=tool,
+        ok=result.ok,
+        output=result.output,
+        error_kind=result.error_kind,
+        error=result.error,
+        attempts=attempts,
+        cost=cost,
+        latency_ms=(runner.monotonic() - began) * 1000.0,
+        tools_tried=tried,
+    )

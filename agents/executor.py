@@ -1,0 +1,76 @@
+"""execute_tool_calls: ToolCallRequested -> ToolCallCompleted, each attempt recorded."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from agents.cache import cache_key
+from agents.execution import execute_step
+from agents.inbound import valid_events
+from agents.runtime import Runtime, get_runtime
+from models import ToolCallCompleted, ToolCallRequested
+from streams.app import app, settings
+from streams.topics import tool_calls_topic, tool_results_topic
+from tables.workflow import completed_calls
+
+log = logging.getLogger(__name__)
+
+
+# Each concurrent actor holds one call in flight; Faust commits an offset only
+# once every earlier message of the partition is acked, so at-least-once holds.
+@app.agent(tool_calls_topic, name="execute-tool-calls", concurrency=settings.executor_concurrency)
+async def execute_tool_calls(stream: Any) -> None:
+    models = {tool_calls_topic.get_topic_name(): ToolCallRequested}
+    async for _event, request in valid_events(stream, models):
+        stored = completed_calls.get(request.call_id)
+        if stored is not None:
+            completion = ToolCallCompleted.model_validate(stored)
+        else:
+            runtime = await get_runtime(settings)
+            completion = await _cached(runtime, request) or await execute_step(
+                request, runtime.runner
+            )
+            await _remember(runtime, request, completion)
+            completed_calls[request.call_id] = completion.model_dump(mode="json")
+        await tool_results_topic.send(key=request.intent_id.encode(), value=completion.to_bytes())
+
+
+async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompleted | None:
+    step = request.step
+    spec = runtime.tools.get(step.tool)
+    if runtime.cache is None or spec is None or not spec.cacheable:
+        return None
+    try:
+        output = await runtime.cache.get(cache_key(spec.name, spec.version, step.arguments))
+    except Exception as exc:  # a cache outage must not fail tool calls
+        log.warning("result cache unavailable: %s", exc)
+        return None
+    if output is None:
+        return None
+    return ToolCallCompleted(
+        event_id=f"done:{request.call_id}",
+        intent_id=request.intent_id,
+        call_id=request.call_id,
+        tool=spec.name,
+        ok=True,
+        output=output,
+        attempts=0,
+        tools_tried=[],
+        cached=True,
+    )
+
+
+async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCallCompleted) -> None:
+    spec = runtime.tools.get(done.tool)
+    if runtime.cache is None or spec is None or not spec.cacheable or not done.ok or done.cached:
+        return
+    arguments = request.step.arguments
+    if done.tool != request.step.tool:
+        arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)
+    try:
+        await runtime.cache.put(
+            cache_key(spec.name, spec.version, arguments), done.output, settings.cache_ttl_s
+        )
+    except Exception as exc:
+        log.warning("result cache unavailable: %s", exc)

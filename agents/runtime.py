@@ -1,0 +1,71 @@
+"""Dependencies of the agents, wired once per worker: tools, ranker, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from agents.cache import RedisResultCache, ResultCache
+from agents.execution import StepRunner
+from agents.planning import Ranker, keyword_ranker
+from models import ExecutionRecorded, ToolSpec
+from streams.settings import Settings
+from streams.topics import executions_topic
+from tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: ToolRegistry
+    cache: ResultCache | None
+    rank: Ranker
+    runner: StepRunner
+
+    @property
+    def tools(self) -> Mapping[str, ToolSpec]:
+        return {spec.name: spec for spec in self.registry.specs()}
+
+    def tool_version(self, tool: str) -> str:
+        spec = self.tools.get(tool)
+        return spec.version if spec else "1"
+
+    async def aclose(self) -> None:
+        await self.registry.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
+
+
+def record_execution(record: ExecutionRecorded) -> None:
+    # send_soon only buffers: recording never waits on Kafka in the call path.
+    executions_topic.send_soon(key=record.tool.encode(), value=record.to_bytes())
+
+
+_runtime: Runtime | None = None
+_lock = asyncio.Lock()
+
+
+async def get_runtime(settings: Settings) -> Runtime:
+    """The worker's runtime, started on first use (tool servers connected, tools listed)."""
+    global _runtime
+    async with _lock:
+        if _runtime is None:
+            registry = ToolRegistry.from_config(settings.tools_config)
+            await registry.start()
+            log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
+            cache: ResultCache | None = RedisResultCache(settings.redis_url) if settings.redis_url else None
+            runner = StepRunner(call=registry.call, record=record_execution)
+            _runtime = Runtime(settings, registry, cache, keyword_ranker, runner)
+            runner.tool_versions = _runtime.tool_version
+        return _runtime
+
+
+async def close_runtime() -> None:
+    global _runtime
+    async with _lock:
+        if _runtime is not None:
+            await _runtime.aclose()
+            _runtime = None

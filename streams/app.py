@@ -1,0 +1,40 @@
+"""The one Faust app. Agents and tables register themselves on it at import."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import get_settings
+
+settings = get_settings()
+
+# Inbound values may be up to max_message_bytes; the dead-letter topic must
+# take one of those base64-encoded (4/3 larger) plus its envelope.
+_MAX_REQUEST_BYTES = 2 * settings.max_message_bytes + 64 * 1024
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker,
+    store=settings.store,
+    datadir=str(settings.datadir),
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    # Toolwise creates its own topics with the right partitions and configs
+    # (streams.topics.ensure_topics); Faust still declares its changelogs.
+    topic_allow_declare=True,
+    web_enabled=settings.web_enabled,
+    web_port=settings.web_port,
+    web_bind="127.0.0.1",
+    producer_max_request_size=_MAX_REQUEST_BYTES,
+    consumer_max_fetch_size=_MAX_REQUEST_BYTES,
+    # Commit often: a restarted worker then re-reads little, and every
+    # handler is idempotent by event id anyway.
+    broker_commit_interval=1.0,
+    # Faust's defaults (60 s) make a restarted worker wait a minute for its
+    # old membership to expire; Toolwise workers restart in seconds.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=1.0,
+    broker_rebalance_timeout=30.0,
+    table_cleanup_interval=30.0,
+    autodiscover=False,
+)

@@ -1,0 +1,164 @@
+"""The `toolwise` command: services, topics, worker, submit, tail, demo, schemas."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        result: int = args.run(args, get_settings())
+        return result
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toolwise", description=__doc__)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    services = sub.add_parser("services", help="start, stop or inspect local Kafka and Redis")
+    services.add_argument("action", choices=["start", "stop", "status"])
+    services.add_argument("--broker", choices=["auto", "kafka", "tansu"], default="auto")
+    services.set_defaults(run=_services)
+
+    topics = sub.add_parser("topics", help="create Toolwise's topics (workers do it too)")
+    topics.add_argument("action", choices=["create", "list"])
+    topics.set_defaults(run=_topics)
+
+    worker = sub.add_parser("worker", help="run a Toolwise worker (all agents)")
+    worker.add_argument("-l", "--loglevel", default="info")
+    worker.set_defaults(run=_worker)
+
+    submit = sub.add_parser("submit", help="publish an intent and wait for its outcome")
+    submit.add_argument("text")
+    submit.add_argument("--tool", help="ask for this tool ('server.tool'), skip planning")
+    submit.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument("--context", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument("--intent-id")
+    submit.add_argument("--no-wait", action="store_true")
+    submit.add_argument("--timeout", type=float, default=60.0)
+    submit.set_defaults(run=_submit)
+
+    tail = sub.add_parser("tail", help="print a topic's events as JSON lines")
+    tail.add_argument("topic", help="intents, plans, tool-calls, tool-results, outcomes, executions, dead-letters")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--idle-timeout", type=float, default=None, help="stop after this long without messages")
+    tail.set_defaults(run=_tail)
+
+    demo = sub.add_parser("demo", help="run a worker, publish example intents, show outcomes")
+    demo.add_argument("--keep-running", action="store_true", help="keep the worker up until Ctrl-C")
+    demo.set_defaults(run=_demo)
+
+    schemas = sub.add_parser("schemas", help="export the events' JSON Schemas")
+    schemas.add_argument("directory", nargs="?", type=Path, default=Path("schemas"))
+    schemas.set_defaults(run=_schemas)
+    return parser
+
+
+def _services(args: argparse.Namespace, settings: Settings) -> int:
+    import services
+
+    if args.action == "start":
+        services.start_all(settings, broker=args.broker)
+    elif args.action == "stop":
+        services.stop_all(settings)
+    else:
+        print(json.dumps(services.status(settings), indent=2, default=str))
+    return 0
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import ensure_topics, topic_specs
+
+    if args.action == "create":
+        created = asyncio.run(ensure_topics(settings))
+        print("created: " + (", ".join(created) or "none (all exist)"))
+    else:
+        for spec in topic_specs(settings):
+            print(f"{settings.topic_name(spec.suffix):32} {spec.description}")
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings, args.loglevel)
+    return 0
+
+
+def _pairs(items: list[str]) -> dict[str, Any]:
+    pairs: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected NAME=VALUE, got {item!r}")
+        try:
+            pairs[name] = json.loads(value)
+        except ValueError:
+            pairs[name] = value
+    return pairs
+
+
+def _submit(args: argparse.Namespace, settings: Settings) -> int:
+    from models import IntentSubmitted
+    from streams.client import OutcomeTimeout, ToolwiseClient
+
+    fields: dict[str, Any] = {"text": args.text, "tool": args.tool, "arguments": _pairs(args.arg)}
+    fields["context"] = {k: str(v) for k, v in _pairs(args.context).items()}
+    if args.intent_id:
+        fields["intent_id"] = args.intent_id
+    intent = IntentSubmitted(**fields)
+
+    async def go() -> int:
+        async with ToolwiseClient(settings) as client:
+            await client.submit(intent)
+            print(f"submitted {intent.intent_id}", file=sys.stderr)
+            if args.no_wait:
+                return 0
+            try:
+                outcome = (await client.wait_for([intent.intent_id], args.timeout))[intent.intent_id]
+            except OutcomeTimeout as exc:
+                print(exc, file=sys.stderr)
+                return 1
+            print(outcome.model_dump_json(indent=2))
+            return 0 if outcome.type == "IntentCompleted" else 1
+
+    return asyncio.run(go())
+
+
+def _tail(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.client import tail
+
+    async def go() -> None:
+        async for record in tail(settings, args.topic, args.from_beginning, args.idle_timeout):
+            print(json.dumps(record), flush=True)
+
+    asyncio.run(go())
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(settings, keep_running=args.keep_running)
+
+
+def _schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from models.schemas import export_schemas
+
+    for path in export_schemas(args.directory):
+        print(path)
+    return 0

@@ -1,0 +1,129 @@
+"""A plain aiokafka client for Toolwise: publish intents, await outcomes, tail topics.
+
+Needs nothing of the worker: any Kafka client can do the same with JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from models import ANY_EVENT, IntentCompleted, IntentFailed, IntentSubmitted
+from streams.settings import Settings
+
+Outcome = IntentCompleted | IntentFailed
+
+
+class OutcomeTimeout(TimeoutError):
+    def __init__(self, missing: Iterable[str], timeout_s: float) -> None:
+        self.missing = sorted(missing)
+        shown = ", ".join(self.missing[:5]) + (" ..." if len(self.missing) > 5 else "")
+        super().__init__(
+            f"no outcome within {timeout_s:g} s for {len(self.missing)} intent(s): {shown}. "
+            "Is a worker running ('toolwise worker')?"
+        )
+
+
+class ToolwiseClient:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            max_request_size=8 * settings.max_message_bytes,
+            acks="all",
+        )
+        self._outcomes: AIOKafkaConsumer | None = None
+        self._seen: dict[str, Outcome] = {}
+
+    async def __aenter__(self) -> ToolwiseClient:
+        await self._producer.start()
+        # Subscribe before publishing so no outcome can slip past.
+        topic = self.settings.topic_name("outcomes")
+        self._outcomes = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False
+        )
+        await self._outcomes.start()
+        partitions = self._outcomes.partitions_for_topic(topic) or set()
+        if not partitions:
+            await self._outcomes.stop()
+            await self._producer.stop()
+            raise RuntimeError(f"topic {topic} does not exist: run 'toolwise topics create' or a worker")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._outcomes.assign(tps)
+        await self._outcomes.seek_to_end(*tps)
+        for tp in tps:  # pin the positions now, not lazily at first fetch
+            await self._outcomes.position(tp)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+        if self._outcomes is not None:
+            await self._outcomes.stop()
+
+    async def submit(self, intent: IntentSubmitted) -> str:
+        await self.publish_raw("intents", intent.to_bytes(), key=intent.intent_id.encode())
+        return intent.intent_id
+
+    async def publish_raw(self, suffix: str, value: bytes, key: bytes | None = None) -> None:
+        await self._producer.send_and_wait(self.settings.topic_name(suffix), value, key=key)
+
+    async def wait_for(self, intent_ids: Iterable[str], timeout_s: float = 60.0) -> dict[str, Outcome]:
+        """Outcomes of these intents, as they arrive; OutcomeTimeout names the missing ones."""
+        assert self._outcomes is not None, "use 'async with ToolwiseClient(...)'"
+        wanted = set(intent_ids)
+        deadline = time.monotonic() + timeout_s
+        while not wanted <= self._seen.keys():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OutcomeTimeout(wanted - self._seen.keys(), timeout_s)
+            batch = await self._outcomes.getmany(timeout_ms=int(min(left, 0.5) * 1000))
+            for messages in batch.values():
+                for message in messages:
+                    event = ANY_EVENT.validate_json(message.value)
+                    if isinstance(event, IntentCompleted | IntentFailed):
+                        self._seen.setdefault(event.intent_id, event)
+        return {intent_id: self._seen[intent_id] for intent_id in wanted}
+
+    async def run(self, intent: IntentSubmitted, timeout_s: float = 60.0) -> Outcome:
+        await self.submit(intent)
+        return (await self.wait_for([intent.intent_id], timeout_s))[intent.intent_id]
+
+
+async def tail(
+    settings: Settings, suffix: str, from_beginning: bool = False, idle_timeout_s: float | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Yield each message of a Toolwise topic as a dict with its position."""
+    topic = settings.topic_name(suffix) if not suffix.startswith(settings.topic_prefix) else suffix
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        last = time.monotonic()
+        while idle_timeout_s is None or time.monotonic() - last < idle_timeout_s:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    last = time.monotonic()
+                    try:
+                        value: Any = json.loads(message.value) if message.value is not None else None
+                    except ValueError:
+                        value = message.value.decode("utf-8", "replace")
+                    yield {
+                        "topic": message.topic,
+                        "partition": message.partition,
+                        "offset": message.offset,
+                        "key": message.key.decode("utf-8", "replace") if message.key else None,
+                        "value": value,
+                    }
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()

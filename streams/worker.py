@@ -1,0 +1,40 @@
+"""Start a worker: create topics, register agents, hand over to Faust."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from streams.settings import Settings
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    from streams.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust will not create parents
+
+    import importlib
+
+    from agents import AGENT_MODULES
+
+    for module in AGENT_MODULES:  # importing registers each agent on the app
+        importlib.import_module(module)
+    import streams.dashboard  # noqa: F401  (registers the web pages)
+    from agents.runtime import close_runtime, get_runtime
+    from streams.app import app
+
+    @app.task
+    async def _start_tools() -> None:
+        # Connect tool servers at start, not on the first intent.
+        await get_runtime(settings)
+
+    @app.on_before_shutdown.connect
+    async def _stop_tools(sender: Any, **kwargs: Any) -> None:
+        await close_runtime()
+
+    sys.argv = ["toolwise", "worker", "--loglevel", loglevel]
+    if not settings.web_enabled:
+        sys.argv.append("--without-web")
+    app.main()

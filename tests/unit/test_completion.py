@@ -1,0 +1,60 @@
+"""Plans and results to exactly one outcome, in any order, with duplicates."""
+
+from __future__ import annotations
+
+from agents.completion import apply_progress
+from models import IntentCompleted, IntentFailed, PlanCreated, PlanStep, ToolCallCompleted
+
+PLAN = PlanCreated(
+    intent_id="i",
+    steps=[PlanStep(step_id="i:0", index=0, tool="a.x"), PlanStep(step_id="i:1", index=1, tool="b.y")],
+    submitted_at=100.0,
+)
+
+
+def result(call_id: str, ok: bool = True) -> ToolCallCompleted:
+    return ToolCallCompleted(
+        intent_id="i", call_id=call_id, tool="a.x", ok=ok, output=call_id, attempts=2, cost=0.25,
+        error=None if ok else "boom",
+    )
+
+
+def test_outcome_once_every_step_has_a_result_whatever_the_order() -> None:
+    state, out = apply_progress(None, result("i:1"), now=101.0)
+    assert out is None
+    state, out = apply_progress(state, PLAN, now=101.0)
+    assert out is None
+    state, out = apply_progress(state, result("i:0"), now=101.5)
+    assert isinstance(out, IntentCompleted)
+    assert [r.output for r in out.results] == ["i:0", "i:1"]
+    assert out.attempts == 4 and out.cost == 0.5
+    assert out.latency_ms == 1500.0
+    assert out.event_id == "outcome:i"
+
+
+def test_duplicates_never_make_a_second_outcome() -> None:
+    state, _ = apply_progress(None, PLAN, now=1.0)
+    state, _ = apply_progress(state, result("i:0"), now=1.0)
+    state, _ = apply_progress(state, result("i:0"), now=1.0)
+    state, first = apply_progress(state, result("i:1"), now=1.0)
+    assert first is not None
+    for event in (PLAN, result("i:0"), result("i:1")):
+        state, again = apply_progress(state, event, now=2.0)
+        assert again is None
+
+
+def test_a_failed_step_fails_the_intent_with_its_reason() -> None:
+    state, _ = apply_progress(None, PLAN, now=1.0)
+    state, _ = apply_progress(state, result("i:0"), now=1.0)
+    _, out = apply_progress(state, result("i:1", ok=False), now=1.0)
+    assert isinstance(out, IntentFailed)
+    assert "i:1" in out.reason and "boom" in out.reason
+    assert [r.ok for r in out.results] == [True, False]
+
+
+def test_first_result_for_a_step_wins() -> None:
+    state, _ = apply_progress(None, result("i:0"), now=1.0)
+    state, _ = apply_progress(state, result("i:0", ok=False), now=1.0)
+    state, _ = apply_progress(state, PLAN, now=1.0)
+    _, out = apply_progress(state, result("i:1"), now=1.0)
+    assert isinstance(out, IntentCompleted)
