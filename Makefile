@@ -1,0 +1,90 @@
+# Toolwise: install, local Kafka + Redis, tests, benchmarks, lint. `make help` lists targets.
+# Ports follow TOOLWISE_KAFKA_PORT / TOOLWISE_REDIS_PORT (or KAFKA_PORT= / REDIS_PORT=).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SERVICES := $(PY) -m services
+# Re-run pip when pyproject.toml changes or the venv is recreated; gitignored.
+STAMP := .install.stamp
+
+KAFKA_PORT ?= $(or $(TOOLWISE_KAFKA_PORT),9092)
+REDIS_PORT ?= $(or $(TOOLWISE_REDIS_PORT),6379)
+export TOOLWISE_KAFKA_PORT := $(KAFKA_PORT)
+export TOOLWISE_REDIS_PORT := $(REDIS_PORT)
+# Clients (tests, demo, bench) talk to the services started here unless told otherwise.
+export TOOLWISE_BROKER ?= kafka://127.0.0.1:$(KAFKA_PORT)
+export TOOLWISE_REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+# Tests always use the services `make test` starts, whatever the shell exported.
+TEST_ENV := TOOLWISE_BROKER=kafka://127.0.0.1:$(KAFKA_PORT) \
+	TOOLWISE_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+# Debian packages the services need: program=package.
+SYSTEM_PROGRAMS := redis-server=redis-server kcat=kcat java=openjdk-17-jre-headless mvn=maven
+
+.PHONY: help install install-system services status stop demo test bench lint
+
+help:
+	@echo "make install         venv in $(VENV) with toolwise[dev,fallback] (editable)"
+	@echo "make install-system  apt-get redis-server, kcat, java, maven when missing"
+	@echo "make services        start Kafka ($(KAFKA_PORT)) and Redis ($(REDIS_PORT)); 'make stop' stops them"
+	@echo "make demo            start services (Tansu if no Java) and run 'toolwise demo'"
+	@echo "make test            start services, run pytest, stop what it started"
+	@echo "make bench | lint | status"
+
+install: $(STAMP)
+
+$(VENV)/pyvenv.cfg:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml $(VENV)/pyvenv.cfg
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev,fallback]'
+	touch $@
+
+install-system:
+	@missing=""; \
+	for pair in $(SYSTEM_PROGRAMS); do \
+	  command -v "$${pair%%=*}" >/dev/null || missing="$$missing $${pair#*=}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  echo "apt-get install:$$missing"; \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+services: install
+	$(SERVICES) start --broker kafka
+
+status: install
+	@$(SERVICES) status
+
+stop: install
+	$(SERVICES) stop
+
+demo: install
+	$(SERVICES) start --broker auto
+	$(VENV)/bin/toolwise demo
+
+# Services already running before the tests are left running (someone else uses them);
+# pytest's exit 5 (no test collected) is a failure, never a pass.
+test: install install-system
+	@was_up=0; $(SERVICES) status --quiet && was_up=1; \
+	$(SERVICES) start --broker kafka || exit $$?; \
+	status=0; $(TEST_ENV) $(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	if [ $$was_up = 0 ]; then $(SERVICES) stop; else echo "services were up before: left running"; fi; \
+	if [ $$status = 5 ]; then echo "pytest collected no tests: failing"; status=1; fi; \
+	exit $$status
+
+bench: services
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
