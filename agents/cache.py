@@ -9,11 +9,14 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 
-def cache_key(tool: str, version: str, arguments: dict[str, Any]) -> str:
-    """Same tool, version and arguments (in any key order) give the same key."""
+def cache_key(namespace: str, tool: str, version: str, arguments: dict[str, Any]) -> str:
+    """Same tool, version and arguments (in any key order) give the same key.
+
+    ``namespace`` (the app id) keeps deployments sharing one Redis apart.
+    """
     canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(f"{tool}\x00{version}\x00{canonical}".encode()).hexdigest()
-    return f"toolwise:result:{digest}"
+    return f"toolwise:{namespace}:result:{digest}"
 
 
 class ResultCache(Protocol):

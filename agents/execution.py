@@ -88,7 +88,9 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                 )
             )
             if last.ok:
-                return _completed(request, tool, last, total_attempts, total_cost, began, runner, tried)
+                return _completed(
+                    request, tool, last, total_attempts, total_cost, began, runner, tried
+                )
             if backoff is None:
                 break
             await runner.sleep(backoff)

@@ -32,9 +32,7 @@ async def send_dead_letter(event: Any, kind: str, reason: str) -> None:
     await dead_letters_topic.send(key=event.key, value=letter.to_bytes())
 
 
-async def valid_events(
-    stream: Any, models: dict[str, type[E]]
-) -> AsyncIterator[tuple[Any, E]]:
+async def valid_events(stream: Any, models: dict[str, type[E]]) -> AsyncIterator[tuple[Any, E]]:
     """Yield (faust event, decoded model) per message; dead-letter what does not decode.
 
     ``models`` maps a topic name to the event type expected on it.

@@ -39,7 +39,9 @@ Ranker = Callable[[str, Mapping[str, str], Sequence[ToolSpec]], list[Candidate]]
 
 _CLAUSE_SPLIT = re.compile(r"\s*(?:;|\band then\b|\bthen\b|\band also\b|\band\b)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an and the of to in into for on with what is are me please how much many".split())
+_STOP = frozenset(
+    "a an and the of to in into for on with what is are me please how much many".split()
+)
 
 
 def plan_steps(
@@ -53,7 +55,9 @@ def plan_steps(
     if intent.tool is not None:
         if intent.tool not in tools:
             known = ", ".join(sorted(tools)) or "none"
-            raise PlanningError("unknown_tool", f"unknown tool {intent.tool!r}; registered: {known}")
+            raise PlanningError(
+                "unknown_tool", f"unknown tool {intent.tool!r}; registered: {known}"
+            )
         return [_step(intent, 0, intent.tool, dict(intent.arguments), [], policy, None)]
     clauses = [c for c in _CLAUSE_SPLIT.split(intent.text) if c.strip()]
     if len(clauses) > 1:
@@ -153,7 +157,9 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-def keyword_ranker(text: str, context: Mapping[str, str], specs: Sequence[ToolSpec]) -> list[Candidate]:
+def keyword_ranker(
+    text: str, context: Mapping[str, str], specs: Sequence[ToolSpec]
+) -> list[Candidate]:
     """Rank by words shared with the tool's name, description and keywords.
 
     The simple default; the learning engine's recommender replaces it.
@@ -162,7 +168,9 @@ def keyword_ranker(text: str, context: Mapping[str, str], specs: Sequence[ToolSp
     words = _words(text)
     ranked = []
     for spec in specs:
-        vocabulary = _words(" ".join([spec.name.replace(".", " "), spec.description, *spec.keywords]))
+        vocabulary = _words(
+            " ".join([spec.name.replace(".", " "), spec.description, *spec.keywords])
+        )
         overlap = len(words & vocabulary) / (1 + len(words))
         pattern_hit = any(re.search(p, text, re.IGNORECASE) for p in spec.patterns)
         score = overlap + (1.0 if pattern_hit else 0.0)

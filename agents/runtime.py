@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+
 from agents.cache import RedisResultCache, ResultCache
 from agents.execution import StepRunner
 from agents.planning import Ranker, keyword_ranker
 from models import ExecutionRecorded, ToolSpec
 from streams.settings import Settings
 from streams.topics import executions_topic
+from tools.config import load_tools_config
 from tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,12 @@ async def get_runtime(settings: Settings) -> Runtime:
     global _runtime
     async with _lock:
         if _runtime is None:
-            registry = ToolRegistry.from_config(settings.tools_config)
+            registry = ToolRegistry.from_config(load_tools_config(settings.tools_config))
             await registry.start()
             log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
-            cache: ResultCache | None = RedisResultCache(settings.redis_url) if settings.redis_url else None
+            cache: ResultCache | None = (
+                RedisResultCache(settings.redis_url) if settings.redis_url else None
+            )
             runner = StepRunner(call=registry.call, record=record_execution)
             _runtime = Runtime(settings, registry, cache, keyword_ranker, runner)
             runner.tool_versions = _runtime.tool_version

@@ -53,9 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     submit.set_defaults(run=_submit)
 
     tail = sub.add_parser("tail", help="print a topic's events as JSON lines")
-    tail.add_argument("topic", help="intents, plans, tool-calls, tool-results, outcomes, executions, dead-letters")
+    tail.add_argument(
+        "topic", help="intents, plans, tool-calls, tool-results, outcomes, executions, dead-letters"
+    )
     tail.add_argument("--from-beginning", action="store_true")
-    tail.add_argument("--idle-timeout", type=float, default=None, help="stop after this long without messages")
+    tail.add_argument(
+        "--idle-timeout", type=float, default=None, help="stop after this long without messages"
+    )
     tail.set_defaults(run=_tail)
 
     demo = sub.add_parser("demo", help="run a worker, publish example intents, show outcomes")
@@ -129,7 +133,9 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
             if args.no_wait:
                 return 0
             try:
-                outcome = (await client.wait_for([intent.intent_id], args.timeout))[intent.intent_id]
+                outcome = (await client.wait_for([intent.intent_id], args.timeout))[
+                    intent.intent_id
+                ]
             except OutcomeTimeout as exc:
                 print(exc, file=sys.stderr)
                 return 1

@@ -48,11 +48,14 @@ class ToolwiseClient:
             bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False
         )
         await self._outcomes.start()
-        partitions = self._outcomes.partitions_for_topic(topic) or set()
+        partitions: set[int] = set()
+        if topic in await self._outcomes.topics():
+            partitions = await self._producer.partitions_for(topic)  # waits for metadata
         if not partitions:
-            await self._outcomes.stop()
-            await self._producer.stop()
-            raise RuntimeError(f"topic {topic} does not exist: run 'toolwise topics create' or a worker")
+            await self.__aexit__()
+            raise RuntimeError(
+                f"topic {topic} does not exist: run 'toolwise topics create' or a worker"
+            )
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         self._outcomes.assign(tps)
         await self._outcomes.seek_to_end(*tps)
@@ -72,7 +75,9 @@ class ToolwiseClient:
     async def publish_raw(self, suffix: str, value: bytes, key: bytes | None = None) -> None:
         await self._producer.send_and_wait(self.settings.topic_name(suffix), value, key=key)
 
-    async def wait_for(self, intent_ids: Iterable[str], timeout_s: float = 60.0) -> dict[str, Outcome]:
+    async def wait_for(
+        self, intent_ids: Iterable[str], timeout_s: float = 60.0
+    ) -> dict[str, Outcome]:
         """Outcomes of these intents, as they arrive; OutcomeTimeout names the missing ones."""
         assert self._outcomes is not None, "use 'async with ToolwiseClient(...)'"
         wanted = set(intent_ids)
@@ -95,7 +100,10 @@ class ToolwiseClient:
 
 
 async def tail(
-    settings: Settings, suffix: str, from_beginning: bool = False, idle_timeout_s: float | None = None
+    settings: Settings,
+    suffix: str,
+    from_beginning: bool = False,
+    idle_timeout_s: float | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield each message of a Toolwise topic as a dict with its position."""
     topic = settings.topic_name(suffix) if not suffix.startswith(settings.topic_prefix) else suffix
@@ -114,7 +122,9 @@ async def tail(
                 for message in messages:
                     last = time.monotonic()
                     try:
-                        value: Any = json.loads(message.value) if message.value is not None else None
+                        value: Any = (
+                            json.loads(message.value) if message.value is not None else None
+                        )
                     except ValueError:
                         value = message.value.decode("utf-8", "replace")
                     yield {

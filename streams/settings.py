@@ -23,32 +23,47 @@ class Settings(BaseSettings):
 
     # --- Kafka -----------------------------------------------------------
     broker: str = Field(default="kafka://127.0.0.1:9092", description="Faust broker URL(s).")
-    app_id: str = Field(default="toolwise", description="Faust app id = consumer group and table prefix.")
-    topic_prefix: str = Field(default="toolwise", description="Prefix of every Toolwise topic name.")
+    app_id: str = Field(
+        default="toolwise", description="Faust app id = consumer group and table prefix."
+    )
+    topic_prefix: str = Field(
+        default="toolwise", description="Prefix of every Toolwise topic name."
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions of every Toolwise topic.")
     replication_factor: int = Field(default=1, ge=1)
     max_message_bytes: int = Field(
         default=1_000_000, ge=1024, description="Larger inbound values go to the dead-letter topic."
     )
     executions_retention_ms: int = Field(
-        default=-1, description="Retention of the execution-records topic; -1 keeps history for replay."
+        default=-1,
+        description="Retention of the execution-records topic; -1 keeps history for replay.",
     )
 
     # --- Worker ----------------------------------------------------------
-    store: str = Field(default="memory://", description="Faust table store; state is rebuilt from changelogs.")
+    store: str = Field(
+        default="memory://", description="Faust table store; state is rebuilt from changelogs."
+    )
     datadir: Path = Field(default=Path(".toolwise/data"))
     web_port: int = Field(default=6066, description="Faust web server port (dashboard and API).")
     web_enabled: bool = True
-    executor_concurrency: int = Field(default=16, ge=1, description="Tool calls in flight per worker.")
+    executor_concurrency: int = Field(
+        default=16, ge=1, description="Tool calls in flight per worker."
+    )
     tools_config: Path = Field(default=_PACKAGE_ROOT / "tools" / "tools.toml")
-    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Default policy of plan steps.")
+    retry: RetryPolicy = Field(
+        default_factory=RetryPolicy, description="Default policy of plan steps."
+    )
 
     # --- Redis -----------------------------------------------------------
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
-    cache_ttl_s: float = Field(default=300.0, ge=0, description="Result cache TTL for cacheable tools.")
+    cache_ttl_s: float = Field(
+        default=300.0, ge=0, description="Result cache TTL for cacheable tools."
+    )
 
     # --- Local services (toolwise services ...) --------------------------
-    state_dir: Path = Field(default=Path(".toolwise"), description="Jars, data and logs of local services.")
+    state_dir: Path = Field(
+        default=Path(".toolwise"), description="Jars, data and logs of local services."
+    )
     kafka_version: str = "4.1.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093

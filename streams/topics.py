@@ -30,11 +30,15 @@ def _big(settings: Settings) -> dict[str, str]:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
-        TopicSpec("intents", "IntentSubmitted, keyed by intent id; published by clients.", _big(settings)),
+        TopicSpec(
+            "intents", "IntentSubmitted, keyed by intent id; published by clients.", _big(settings)
+        ),
         TopicSpec("plans", "PlanCreated, keyed by intent id."),
         TopicSpec("tool-calls", "ToolCallRequested, keyed by intent id.", _big(settings)),
         TopicSpec("tool-results", "ToolCallCompleted, keyed by intent id.", _big(settings)),
-        TopicSpec("outcomes", "IntentCompleted | IntentFailed, keyed by intent id.", _big(settings)),
+        TopicSpec(
+            "outcomes", "IntentCompleted | IntentFailed, keyed by intent id.", _big(settings)
+        ),
         TopicSpec(
             "executions",
             "ExecutionRecorded per attempt, keyed by tool; the learning's history.",
@@ -81,7 +85,9 @@ progress_topic = app.topic(
 
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     """Create every Toolwise topic that does not exist yet; return the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000
+    )
     await asyncio.wait_for(admin.start(), timeout_s)
     created: list[str] = []
     try:

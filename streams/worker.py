@@ -21,7 +21,8 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     for module in AGENT_MODULES:  # importing registers each agent on the app
         importlib.import_module(module)
-    import streams.dashboard  # noqa: F401  (registers the web pages)
+    if settings.web_enabled:
+        import streams.dashboard  # noqa: F401  (registers the web pages and their feed)
     from agents.runtime import close_runtime, get_runtime
     from streams.app import app
 

@@ -1,0 +1,62 @@
+"""The live stream dashboard: /dashboard (HTML) and /api/stats (JSON) on the worker's web port."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
+from streams.app import app
+from streams.livestats import LiveStats
+from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
+
+stats = LiveStats()
+
+_watched = app.topic(
+    outcomes_topic.get_topic_name(),
+    dead_letters_topic.get_topic_name(),
+    executions_topic.get_topic_name(),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+
+@app.agent(_watched, name="watch-streams")
+async def watch_streams(stream: Any) -> None:
+    outcomes = outcomes_topic.get_topic_name()
+    models: dict[str, type[Event]] = {
+        outcomes: IntentCompleted,
+        dead_letters_topic.get_topic_name(): DeadLettered,
+        executions_topic.get_topic_name(): ExecutionRecorded,
+    }
+    async for event in stream.events():
+        topic = event.message.topic
+        model = models[topic]
+        if topic == outcomes and b'"IntentFailed"' in (event.value or b""):
+            model = IntentFailed
+        try:
+            value = model.model_validate_json(event.value)
+        except ValueError:
+            continue  # the dashboard only watches; producers own validation
+        if isinstance(value, IntentCompleted | IntentFailed):
+            stats.on_outcome(value, time.time())
+        elif isinstance(value, DeadLettered):
+            stats.on_dead_letter(value)
+        elif isinstance(value, ExecutionRecorded):
+            stats.on_execution(value)
+
+
+@app.page("/api/stats")
+async def api_stats(web: Any, request: Any) -> Any:
+    return web.json(stats.snapshot(time.time()))
+
+
+@app.page("/dashboard")
+async def dashboard(web: Any, request: Any) -> Any:
+    return web.html(_PAGE)
+
+
+_PAGE = (Path(__file__).with_name("dashboard.html")).read_text()

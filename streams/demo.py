@@ -1,0 +1,128 @@
+"""`toolwise demo`: start a worker, publish example intents, print outcomes and the dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from models import IntentCompleted, IntentSubmitted
+from streams.client import Outcome, OutcomeTimeout, ToolwiseClient, tail
+from streams.process import spawn_worker, stop_process
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+EXAMPLES: list[dict[str, Any]] = [
+    {"text": "calculate (17 + 25) * 3 / 2"},
+    {"text": "convert 42 km to miles"},
+    {"text": "convert 98.6 fahrenheit to celsius and then calculate 2 ** 10"},
+    {"text": "search the docs for how retries use exponential backoff with jitter"},
+    {"text": "what is sqrt(2) * 10"},
+    {"text": "convert 3 parsecs to lightyears"},  # the units tool refuses: the outcome says why
+    {"text": "anything", "tool": "nowhere.missing"},  # unknown tool: dead-lettered and failed
+]
+MALFORMED = b'{"text": "this message is cut sho'
+
+
+def run_demo(settings: Settings, keep_running: bool = False) -> int:
+    return asyncio.run(_demo(settings, keep_running))
+
+
+async def _demo(settings: Settings, keep_running: bool) -> int:
+    print(f"broker {settings.broker}, topics '{settings.topic_prefix}-*'")
+    try:
+        await ensure_topics(settings, timeout_s=15)
+    except Exception as exc:
+        print(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc!r}\n"
+            "start it with 'toolwise services start' (or 'make services')",
+            file=sys.stderr,
+        )
+        return 1
+    worker = _start_worker(settings)
+    try:
+        async with ToolwiseClient(settings) as client:
+            print("waiting for the worker to join (first outcome) ...")
+            first = IntentSubmitted(text="calculate 1 + 1")
+            await client.run(first, timeout_s=120)
+            intents = [IntentSubmitted(**example) for example in EXAMPLES]
+            started = time.monotonic()
+            for intent in intents:
+                await client.submit(intent)
+            await client.publish_raw("intents", MALFORMED, key=b"malformed")
+            outcomes = await client.wait_for([i.intent_id for i in intents], timeout_s=120)
+            elapsed = time.monotonic() - started
+        _print_outcomes(intents, outcomes, elapsed)
+        await _print_dead_letters(settings)
+        _print_dashboard(settings)
+        if keep_running:
+            print("worker running; Ctrl-C to stop")
+            while worker.poll() is None:  # noqa: ASYNC110 (polling a child process)
+                await asyncio.sleep(1)
+        return 0
+    except OutcomeTimeout as exc:
+        print(f"{exc}\nworker log: {_log_path(settings)}", file=sys.stderr)
+        return 1
+    finally:
+        stop_process(worker)
+
+
+def _log_path(settings: Settings) -> Path:
+    return settings.state_dir / "logs" / "demo-worker.log"
+
+
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    log = _log_path(settings)
+    print(f"starting a worker (log: {log})")
+    return spawn_worker(None, log)
+
+
+def _print_outcomes(
+    intents: list[IntentSubmitted], outcomes: dict[str, Outcome], elapsed: float
+) -> None:
+    print(f"\n{len(intents)} intents, all answered in {elapsed:.2f} s\n")
+    for intent in intents:
+        outcome = outcomes[intent.intent_id]
+        mark = "ok  " if isinstance(outcome, IntentCompleted) else "FAIL"
+        print(f"{mark} {intent.text if not intent.tool else intent.tool + ' (explicit)'}")
+        if isinstance(outcome, IntentCompleted):
+            for r in outcome.results:
+                print(
+                    f"       {r.tool}: {json.dumps(r.output)[:100]}  "
+                    f"[{r.attempts} attempt(s), {r.latency_ms:.1f} ms, cost {r.cost:g}]"
+                )
+        else:
+            print(f"       {outcome.error_kind}: {outcome.reason[:140]}")
+
+
+async def _print_dead_letters(settings: Settings) -> None:
+    print("\ndead letters (newest last):")
+    letters = [
+        r async for r in tail(settings, "dead-letters", from_beginning=True, idle_timeout_s=2.0)
+    ]
+    for record in letters[-3:]:
+        value = record["value"]
+        print(
+            f"  {value['error_kind']}: {value['reason'][:100]} "
+            f"(from {value['source_topic']}[{value['partition']}]@{value['offset']})"
+        )
+
+
+def _print_dashboard(settings: Settings) -> None:
+    url = f"http://127.0.0.1:{settings.web_port}"
+    print(f"\ndashboard: {url}/dashboard   stats API: {url}/api/stats")
+    try:
+        with urllib.request.urlopen(f"{url}/api/stats", timeout=5) as response:
+            stats = json.load(response)
+        for name, tool in stats["tools"].items():
+            print(
+                f"  {name:28} attempts {tool['attempts']:4}  success {tool['success_rate']}  "
+                f"p50 {tool['latency_p50_ms']} ms"
+            )
+    except OSError as exc:
+        print(f"  (dashboard not reachable: {exc})")

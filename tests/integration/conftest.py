@@ -1,0 +1,130 @@
+"""Real workers against the real broker: each test gets its own topics, group and tools."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models import IntentSubmitted
+from streams.client import Outcome, OutcomeTimeout, ToolwiseClient
+from streams.process import settings_env, spawn_worker
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Pipeline:
+    """One isolated Toolwise deployment: unique topics, app id and data dir."""
+
+    settings: Settings
+    env: dict[str, str]
+    root: Path
+    workers: list[Worker] = field(default_factory=list)
+
+    def start_worker(self) -> Worker:
+        n = len(self.workers)
+        log = self.root / f"worker-{n}.log"
+        env = {**self.env, "TOOLWISE_DATADIR": str(self.root / f"data-{n}")}
+        worker = Worker(spawn_worker(env, log, loglevel="info"), log)
+        self.workers.append(worker)
+        return worker
+
+    async def outcomes(
+        self, client: ToolwiseClient, intent_ids: Iterable[str], timeout_s: float = 120.0
+    ) -> dict[str, Outcome]:
+        """Wait for outcomes, failing fast (with logs) if every worker has died."""
+        wanted = list(intent_ids)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.workers and all(w.proc.poll() is not None for w in self.workers):
+                raise AssertionError(f"every worker exited\n{self.logs()}")
+            try:
+                return await client.wait_for(
+                    wanted, min(5.0, max(0.1, deadline - time.monotonic()))
+                )
+            except OutcomeTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+
+    async def run(
+        self, client: ToolwiseClient, intent: IntentSubmitted, timeout_s: float = 120.0
+    ) -> Outcome:
+        await client.submit(intent)
+        return (await self.outcomes(client, [intent.intent_id], timeout_s))[intent.intent_id]
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log.name}\n{w.log_tail()}" for w in self.workers)
+
+
+PipelineFactory = Callable[..., Pipeline]
+
+
+@pytest.fixture
+def pipeline_factory(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[PipelineFactory]:
+    made: list[Pipeline] = []
+
+    def make(tools_config: Path | None = None, **overrides: Any) -> Pipeline:
+        name = f"tw-{uuid.uuid4().hex[:10]}"
+        values: dict[str, Any] = {
+            "broker": f"kafka://{kafka_bootstrap}",
+            "redis_url": redis_url,
+            "topic_prefix": name,
+            "app_id": name,
+            "partitions": 2,
+            "web_enabled": False,
+            **overrides,
+        }
+        if tools_config is not None:
+            values["tools_config"] = tools_config
+        settings = Settings(**values)
+        env = settings_env(values)
+        pipeline = Pipeline(settings=settings, env=env, root=tmp_path / name)
+        pipeline.root.mkdir(parents=True)
+        made.append(pipeline)
+        return pipeline
+
+    yield make
+    failed = getattr(request.node, "rep_call", None)
+    for pipeline in made:
+        for worker in pipeline.workers:
+            worker.stop(timeout_s=20)
+        if failed is not None and failed.failed:
+            print(pipeline.logs())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
