@@ -67,7 +67,7 @@ status: install
 stop: install
 	$(SERVICES) stop
 
-demo: install
+demo: install install-system
 	$(SERVICES) start --broker auto
 	$(VENV)/bin/toolwise demo
 

@@ -1,0 +1,174 @@
+"""The tools config file (``tools/tools.toml``): which MCP servers to run and per-tool overrides."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tools.exceptions import ConfigError
+
+__all__ = [
+    "PROJECT_ROOT",
+    "HttpServerConfig",
+    "InProcessServerConfig",
+    "ServerConfig",
+    "StdioServerConfig",
+    "ToolOverride",
+    "ToolsConfig",
+    "load_tools_config",
+    "parse_tools_config",
+]
+
+# The folder that holds the ``tools`` package: stdio servers start here so that
+# ``python -m tools.servers.x`` resolves without the project being installed.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# No dots: a qualified tool name is '<server>.<tool>' and must split unambiguously.
+_SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+# Starting a Python MCP server imports pydantic, starlette and the SDK: about
+# a second on a small machine, several under load. 20 s leaves room for a
+# loaded CI box without hiding a server that hangs for good.
+DEFAULT_CONNECT_TIMEOUT_S = 20.0
+
+
+def _check_patterns(patterns: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    for pattern in patterns or ():
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+        if not compiled.groupindex:
+            raise ValueError(f"pattern {pattern!r} has no named group to fill an argument")
+    return patterns
+
+
+class ToolOverride(BaseModel):
+    """What the config says of one tool; a field left unset keeps what the server declared."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="False hides the tool from the registry.")
+    description: str | None = None
+    version: str | None = None
+    cost_per_call: float | None = Field(default=None, ge=0)
+    cacheable: bool | None = None
+    patterns: tuple[str, ...] | None = Field(
+        default=None, description="Replace the server's patterns."
+    )
+    keywords: tuple[str, ...] | None = Field(
+        default=None, description="Replace the server's keywords."
+    )
+
+    _validate_patterns = field_validator("patterns")(_check_patterns)
+
+
+class _ServerBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    optional: bool = Field(
+        default=False, description="True: a server that fails to start is logged and skipped."
+    )
+    connect_timeout_s: float = Field(default=DEFAULT_CONNECT_TIMEOUT_S, gt=0)
+    tools: dict[str, ToolOverride] = Field(default_factory=dict)
+
+
+class StdioServerConfig(_ServerBase):
+    """A server launched as a subprocess, spoken to over its stdin/stdout."""
+
+    transport: Literal["stdio"]
+    command: list[str] = Field(min_length=1, description="argv; 'python' means this interpreter.")
+    env: dict[str, str] = Field(default_factory=dict, description="Added to a minimal environment.")
+    cwd: Path | None = Field(
+        default=None, description="Relative to the config file; default: project root."
+    )
+
+    def argv(self) -> list[str]:
+        """The command with 'python' replaced by the running interpreter (the venv's)."""
+        head = sys.executable if self.command[0] in ("python", "python3") else self.command[0]
+        return [head, *self.command[1:]]
+
+
+class HttpServerConfig(_ServerBase):
+    """A server already listening for MCP streamable HTTP."""
+
+    transport: Literal["http"]
+    url: str = Field(pattern=r"^https?://", description="e.g. http://127.0.0.1:8000/mcp")
+
+
+class InProcessServerConfig(_ServerBase):
+    """A server object built in this process by ``factory(**kwargs)``."""
+
+    transport: Literal["inprocess"]
+    factory: str = Field(
+        pattern=r"^[\w.]+:\w+$", description="'module:function' returning an MCPServer."
+    )
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+ServerConfig = Annotated[
+    StdioServerConfig | HttpServerConfig | InProcessServerConfig, Field(discriminator="transport")
+]
+
+
+class ToolsConfig(BaseModel):
+    """All tool servers Toolwise connects to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    servers: dict[str, ServerConfig] = Field(default_factory=dict)
+    source: Path | None = Field(default=None, exclude=True, description="The file it came from.")
+
+    @field_validator("servers")
+    @classmethod
+    def _check_server_names(cls, servers: dict[str, ServerConfig]) -> dict[str, ServerConfig]:
+        for name in servers:
+            if not _SERVER_NAME.match(name):
+                raise ValueError(f"server name {name!r} must match {_SERVER_NAME.pattern}")
+        return servers
+
+    def stdio_cwd(self, server: StdioServerConfig) -> Path:
+        """A stdio server's working dir: ``cwd`` relative to the config file, else project root."""
+        if server.cwd is None:
+            return PROJECT_ROOT
+        base = self.source.parent if self.source is not None else Path.cwd()
+        return (base / server.cwd).resolve()
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        # Drop the union tag pydantic inserts ('servers.x.stdio.command'): the
+        # user wrote 'servers.x.command'.
+        loc = [str(p) for p in item["loc"] if p not in ("stdio", "http", "inprocess")]
+        lines.append(f"  {'.'.join(loc) or '<root>'}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_tools_config(data: dict[str, Any], source: Path | None = None) -> ToolsConfig:
+    """Validate already-parsed TOML; errors name the file and each bad key."""
+    where = str(source) if source is not None else "<tools config>"
+    try:
+        config = ToolsConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: invalid tools config:\n{_describe(exc)}") from exc
+    return config.model_copy(update={"source": source})
+
+
+def load_tools_config(path: Path | str) -> ToolsConfig:
+    """Read and validate a tools TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read tools config: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    return parse_tools_config(data, source=path.resolve())

@@ -1,0 +1,1 @@
+"""Toolwise's bundled MCP servers: ``python -m tools.servers.<name> [--http --port N]``."""

@@ -1,0 +1,115 @@
+"""MCP server ``testing``: tools whose failures and timing the integration tests control."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from tools.conventions import tool_error, tool_result
+from tools.servers._serve import SERVER_LOG_LEVEL, main_for
+
+__all__ = ["build_server", "main"]
+
+# Long enough for any timeout test, short enough that a leaked call ends on its own.
+MAX_SLEEP_S = 600.0
+
+
+class Slept(BaseModel):
+    slept_s: float
+
+
+class FlakyOutcome(BaseModel):
+    key: str
+    attempt: int
+
+
+class Echoed(BaseModel):
+    text: str
+    data: dict[str, Any] | None
+
+
+class Stats(BaseModel):
+    pid: int
+    sleeps_started: int
+    sleeps_completed: int
+    sleeps_cancelled: int
+    calls: dict[str, int]
+
+
+def build_server() -> MCPServer[Any]:
+    """A fresh server; its counters live in this object (per process for stdio/HTTP)."""
+    server: MCPServer[Any] = MCPServer("testing", version="1", log_level=SERVER_LOG_LEVEL)
+    calls: Counter[str] = Counter()
+    sleeps: Counter[str] = Counter()
+    attempts: Counter[str] = Counter()
+
+    @server.tool()
+    async def sleep(
+        seconds: Annotated[float, Field(ge=0, le=MAX_SLEEP_S)],
+    ) -> Annotated[CallToolResult, Slept]:
+        """Sleep, then return; a cancelled call stops sleeping (see stats)."""
+        calls["sleep"] += 1
+        sleeps["started"] += 1
+        try:
+            await anyio.sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            sleeps["cancelled"] += 1
+            raise
+        sleeps["completed"] += 1
+        return tool_result(Slept(slept_s=seconds).model_dump(), f"slept {seconds:g} s")
+
+    @server.tool()
+    def flaky(
+        key: str, failures: Annotated[int, Field(ge=0)]
+    ) -> Annotated[CallToolResult, FlakyOutcome]:
+        """Fail transiently on the first ``failures`` calls with this key, then succeed."""
+        calls["flaky"] += 1
+        attempts[key] += 1
+        attempt = attempts[key]
+        if attempt <= failures:
+            return tool_error(
+                f"flaky {key!r}: attempt {attempt} of {failures} planned failures", retryable=True
+            )
+        return tool_result(
+            FlakyOutcome(key=key, attempt=attempt).model_dump(), f"ok after {attempt} attempts"
+        )
+
+    @server.tool()
+    def echo(
+        text: str = "", data: dict[str, Any] | None = None
+    ) -> Annotated[CallToolResult, Echoed]:
+        """Return the arguments unchanged."""
+        calls["echo"] += 1
+        return tool_result(Echoed(text=text, data=data).model_dump(), text)
+
+    @server.tool()
+    def fail(message: str) -> CallToolResult:
+        """Fail permanently with ``message``."""
+        calls["fail"] += 1
+        return tool_error(message)
+
+    @server.tool()
+    def stats() -> Annotated[CallToolResult, Stats]:
+        """This server's process id and call counters, to observe it from a test."""
+        out = Stats(
+            pid=os.getpid(),
+            sleeps_started=sleeps["started"],
+            sleeps_completed=sleeps["completed"],
+            sleeps_cancelled=sleeps["cancelled"],
+            calls=dict(calls),
+        )
+        return tool_result(out.model_dump(), str(out.model_dump()))
+
+    return server
+
+
+main = main_for("testing", "Tools for Toolwise's integration tests.", lambda _args: build_server())
+
+if __name__ == "__main__":
+    main(None)
