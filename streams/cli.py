@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     topics.set_defaults(run=_topics)
 
     worker = sub.add_parser("worker", help="run a Toolwise worker (all agents)")
-    worker.add_argument("-l", "--loglevel", default="info")
+    worker.add_argument(
+        "-l", "--loglevel", default="info", choices=["crit", "error", "warn", "info", "debug"]
+    )
     worker.set_defaults(run=_worker)
 
     submit = sub.add_parser("submit", help="publish an intent and wait for its outcome")

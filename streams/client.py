@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -27,6 +27,12 @@ class OutcomeTimeout(TimeoutError):
             f"no outcome within {timeout_s:g} s for {len(self.missing)} intent(s): {shown}. "
             "Is a worker running ('toolwise worker')?"
         )
+
+
+class WorkerExited(RuntimeError):
+    def __init__(self, missing: Iterable[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(f"the worker exited with {len(self.missing)} intent(s) unanswered")
 
 
 class ToolwiseClient:
@@ -76,13 +82,22 @@ class ToolwiseClient:
         await self._producer.send_and_wait(self.settings.topic_name(suffix), value, key=key)
 
     async def wait_for(
-        self, intent_ids: Iterable[str], timeout_s: float = 60.0
+        self,
+        intent_ids: Iterable[str],
+        timeout_s: float = 60.0,
+        alive: Callable[[], bool] | None = None,
     ) -> dict[str, Outcome]:
-        """Outcomes of these intents, as they arrive; OutcomeTimeout names the missing ones."""
+        """Outcomes of these intents, as they arrive; OutcomeTimeout names the missing ones.
+
+        ``alive``, if given, is asked between polls; when it says no (the
+        worker we started has exited), waiting stops at once with WorkerExited.
+        """
         assert self._outcomes is not None, "use 'async with ToolwiseClient(...)'"
         wanted = set(intent_ids)
         deadline = time.monotonic() + timeout_s
         while not wanted <= self._seen.keys():
+            if alive is not None and not alive():
+                raise WorkerExited(wanted - self._seen.keys())
             left = deadline - time.monotonic()
             if left <= 0:
                 raise OutcomeTimeout(wanted - self._seen.keys(), timeout_s)
@@ -94,9 +109,14 @@ class ToolwiseClient:
                         self._seen.setdefault(event.intent_id, event)
         return {intent_id: self._seen[intent_id] for intent_id in wanted}
 
-    async def run(self, intent: IntentSubmitted, timeout_s: float = 60.0) -> Outcome:
+    async def run(
+        self,
+        intent: IntentSubmitted,
+        timeout_s: float = 60.0,
+        alive: Callable[[], bool] | None = None,
+    ) -> Outcome:
         await self.submit(intent)
-        return (await self.wait_for([intent.intent_id], timeout_s))[intent.intent_id]
+        return (await self.wait_for([intent.intent_id], timeout_s, alive))[intent.intent_id]
 
 
 async def tail(

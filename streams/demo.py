@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from models import IntentCompleted, IntentSubmitted
-from streams.client import Outcome, OutcomeTimeout, ToolwiseClient, tail
+from streams.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited, tail
 from streams.process import spawn_worker, stop_process
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -45,17 +45,21 @@ async def _demo(settings: Settings, keep_running: bool) -> int:
         )
         return 1
     worker = _start_worker(settings)
+
+    def alive() -> bool:
+        return worker.poll() is None
+
     try:
         async with ToolwiseClient(settings) as client:
             print("waiting for the worker to join (first outcome) ...")
             first = IntentSubmitted(text="calculate 1 + 1")
-            await client.run(first, timeout_s=120)
+            await client.run(first, timeout_s=120, alive=alive)
             intents = [IntentSubmitted(**example) for example in EXAMPLES]
             started = time.monotonic()
             for intent in intents:
                 await client.submit(intent)
             await client.publish_raw("intents", MALFORMED, key=b"malformed")
-            outcomes = await client.wait_for([i.intent_id for i in intents], timeout_s=120)
+            outcomes = await client.wait_for([i.intent_id for i in intents], 120, alive)
             elapsed = time.monotonic() - started
         _print_outcomes(intents, outcomes, elapsed)
         await _print_dead_letters(settings)
@@ -65,7 +69,7 @@ async def _demo(settings: Settings, keep_running: bool) -> int:
             while worker.poll() is None:  # noqa: ASYNC110 (polling a child process)
                 await asyncio.sleep(1)
         return 0
-    except OutcomeTimeout as exc:
+    except (OutcomeTimeout, WorkerExited) as exc:
         print(f"{exc}\nworker log: {_log_path(settings)}", file=sys.stderr)
         return 1
     finally:
@@ -79,7 +83,7 @@ def _log_path(settings: Settings) -> Path:
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     log = _log_path(settings)
     print(f"starting a worker (log: {log})")
-    return spawn_worker(None, log)
+    return spawn_worker(None, log, loglevel="warn")
 
 
 def _print_outcomes(

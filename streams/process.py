@@ -28,7 +28,7 @@ def settings_env(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 def spawn_worker(
-    env: Mapping[str, str] | None, log: Path, loglevel: str = "warning"
+    env: Mapping[str, str] | None, log: Path, loglevel: str = "warn"
 ) -> subprocess.Popen[bytes]:
     """Start ``python -m streams worker`` with its output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     store: str = Field(
         default="memory://", description="Faust table store; state is rebuilt from changelogs."
     )
-    datadir: Path = Field(default=_PACKAGE_ROOT / ".toolwise" / "data", description="Faust's data dir.")
+    datadir: Path = Field(
+        default=_PACKAGE_ROOT / ".toolwise" / "data", description="Faust's data dir."
+    )
     web_port: int = Field(default=6066, description="Faust web server port (dashboard and API).")
     web_enabled: bool = True
     executor_concurrency: int = Field(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from models import IntentSubmitted
-from streams.client import Outcome, OutcomeTimeout, ToolwiseClient
+from streams.client import Outcome, ToolwiseClient, WorkerExited
 from streams.process import settings_env, spawn_worker
 from streams.settings import Settings
 
@@ -57,22 +56,17 @@ class Pipeline:
         self.workers.append(worker)
         return worker
 
+    def alive(self) -> bool:
+        return any(w.proc.poll() is None for w in self.workers)
+
     async def outcomes(
         self, client: ToolwiseClient, intent_ids: Iterable[str], timeout_s: float = 120.0
     ) -> dict[str, Outcome]:
-        """Wait for outcomes, failing fast (with logs) if every worker has died."""
-        wanted = list(intent_ids)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.workers and all(w.proc.poll() is not None for w in self.workers):
-                raise AssertionError(f"every worker exited\n{self.logs()}")
-            try:
-                return await client.wait_for(
-                    wanted, min(5.0, max(0.1, deadline - time.monotonic()))
-                )
-            except OutcomeTimeout:
-                if time.monotonic() >= deadline:
-                    raise
+        """Wait for outcomes, failing at once (with the logs) if every worker has died."""
+        try:
+            return await client.wait_for(intent_ids, timeout_s, alive=self.alive)
+        except WorkerExited as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
 
     async def run(
         self, client: ToolwiseClient, intent: IntentSubmitted, timeout_s: float = 120.0

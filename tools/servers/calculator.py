@@ -216,10 +216,13 @@ class Evaluation(BaseModel):
     expression: str
 
 
+_FUNCTION_NAMES = r"(?:sqrt|cbrt|log10|log2|log|ln|exp|sin|cos|tan|abs|factorial|pi)"
+_ATOM = rf"(?:\b{_FUNCTION_NAMES}\b|\d+(?:\.\d+)?|[-+*/%^().\s])"
 _PATTERNS = (
-    # A function call first: the plain pattern would grab only '(16)' of 'sqrt(16)'.
-    r"(?P<expression>\b(?:sqrt|cbrt|log|ln|log10|log2|exp|sin|cos|tan|abs|factorial)\s*\(.*\))",
-    r"(?P<expression>[-+*/().\d\s^%]+\d[-+*/().\d\s^%]*)",
+    # A run of numbers, operators, parentheses and function names that holds at
+    # least one operator or function call: a bare number ('3 parsecs') is not
+    # arithmetic, or the calculator would answer every text with a digit in it.
+    rf"(?P<expression>{_ATOM}*(?:[-+*/%^]|\b{_FUNCTION_NAMES}\s*\(){_ATOM}*)",
 )
 _KEYWORDS = (
     "calculate", "compute", "evaluate", "arithmetic", "math", "sum", "plus", "minus",
