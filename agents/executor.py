@@ -42,7 +42,9 @@ async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompl
     if runtime.cache is None or spec is None or not spec.cacheable:
         return None
     try:
-        output = await runtime.cache.get(cache_key(settings.app_id, spec.name, spec.version, step.arguments))
+        output = await runtime.cache.get(
+            cache_key(settings.app_id, spec.name, spec.version, step.arguments)
+        )
     except Exception as exc:  # a cache outage must not fail tool calls
         log.warning("result cache unavailable: %s", exc)
         return None
@@ -70,7 +72,9 @@ async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCall
         arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)
     try:
         await runtime.cache.put(
-            cache_key(settings.app_id, spec.name, spec.version, arguments), done.output, settings.cache_ttl_s
+            cache_key(settings.app_id, spec.name, spec.version, arguments),
+            done.output,
+            settings.cache_ttl_s,
         )
     except Exception as exc:
         log.warning("result cache unavailable: %s", exc)

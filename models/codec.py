@@ -33,10 +33,14 @@ def decode(raw: bytes | None, model: type[E], max_bytes: int) -> E:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidMessage("malformed_json", f"not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InvalidMessage("schema_violation", f"expected a JSON object, got {type(data).__name__}")
+        raise InvalidMessage(
+            "schema_violation", f"expected a JSON object, got {type(data).__name__}"
+        )
     declared = data.get("type", model.__name__)
     if declared != model.__name__:
-        raise InvalidMessage("schema_violation", f"expected type {model.__name__}, got {declared!r}")
+        raise InvalidMessage(
+            "schema_violation", f"expected type {model.__name__}, got {declared!r}"
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -44,12 +44,22 @@ class IntentSubmitted(Event):
 
     type: Literal["IntentSubmitted"] = "IntentSubmitted"
     intent_id: str = Field(default_factory=_new_id, min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=20_000, description="What the agent wants, in words.")
-    arguments: dict[str, Any] = Field(default_factory=dict, description="Arguments the agent already knows.")
-    context: dict[str, str] = Field(default_factory=dict, description="Declared context, e.g. tenant or task.")
-    tool: str | None = Field(default=None, description="Ask for this tool ('server.tool') and skip planning.")
+    text: str = Field(
+        min_length=1, max_length=20_000, description="What the agent wants, in words."
+    )
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments the agent already knows."
+    )
+    context: dict[str, str] = Field(
+        default_factory=dict, description="Declared context, e.g. tenant or task."
+    )
+    tool: str | None = Field(
+        default=None, description="Ask for this tool ('server.tool') and skip planning."
+    )
     max_cost: float | None = Field(default=None, ge=0)
-    policy: RetryPolicy | None = Field(default=None, description="Override the default retry policy.")
+    policy: RetryPolicy | None = Field(
+        default=None, description="Override the default retry policy."
+    )
 
 
 class Fallback(BaseModel):
@@ -166,7 +176,9 @@ class ExecutionRecorded(Event):
     error: str | None = None
     started_at: float
     latency_ms: float
-    backoff_s: float | None = Field(default=None, description="Delay drawn before the next attempt, if any.")
+    backoff_s: float | None = Field(
+        default=None, description="Delay drawn before the next attempt, if any."
+    )
     cost: float = 0.0
     quality: float | None = None
     context_key: str = ""
@@ -180,7 +192,9 @@ class DeadLettered(Event):
 
     type: Literal["DeadLettered"] = "DeadLettered"
     reason: str
-    error_kind: str = Field(description="malformed_json | schema_violation | unknown_tool | oversized | ...")
+    error_kind: str = Field(
+        description="malformed_json | schema_violation | unknown_tool | oversized | ..."
+    )
     source_topic: str
     partition: int
     offset: int

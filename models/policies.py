@@ -16,9 +16,15 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout_s: float = Field(default=10.0, gt=0, description="Per-attempt timeout; also cancels the call on the server.")
-    max_attempts: int = Field(default=3, ge=1, le=20, description="Total attempts, the first one included.")
-    initial_backoff_s: float = Field(default=0.2, ge=0, description="Cap of the first retry's delay.")
+    timeout_s: float = Field(
+        default=10.0, gt=0, description="Per-attempt timeout; also cancels the call on the server."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Total attempts, the first one included."
+    )
+    initial_backoff_s: float = Field(
+        default=0.2, ge=0, description="Cap of the first retry's delay."
+    )
     multiplier: float = Field(default=2.0, ge=1, description="Growth of the cap per further retry.")
     max_backoff_s: float = Field(default=5.0, ge=0, description="Upper bound of any one delay.")
 

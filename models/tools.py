@@ -43,7 +43,9 @@ class ToolSpec(BaseModel):
         description="Regexes with named groups that pull arguments out of intent text.",
     )
     keywords: tuple[str, ...] = Field(default=(), description="Extra words the planner matches.")
-    cacheable: bool = Field(default=False, description="Results may be served from the Redis cache.")
+    cacheable: bool = Field(
+        default=False, description="Results may be served from the Redis cache."
+    )
 
 
 class CallResult(BaseModel):

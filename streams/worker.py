@@ -26,13 +26,13 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from agents.runtime import close_runtime, get_runtime
     from streams.app import app
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def _start_tools() -> None:
         # Connect tool servers at start, not on the first intent.
         await get_runtime(settings)
 
     @app.on_before_shutdown.connect
-    async def _stop_tools(sender: Any, **kwargs: Any) -> None:
+    async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await close_runtime()
 
     sys.argv = ["toolwise", "worker", "--loglevel", loglevel]

@@ -1,0 +1,1 @@
+"""The Faust app, its settings and topics, and the toolwise command."""
