@@ -27,9 +27,7 @@ class Runtime:
     rank: Ranker
     runner: StepRunner
 
-    @property
-    def tools(self) -> Mapping[str, ToolSpec]:
-        return {spec.name: spec for spec in self.registry.specs()}
+    tools: Mapping[str, ToolSpec]
 
     def tool_version(self, tool: str) -> str:
         spec = self.tools.get(tool)
@@ -62,7 +60,8 @@ async def get_runtime(settings: Settings) -> Runtime:
                 RedisResultCache(settings.redis_url) if settings.redis_url else None
             )
             runner = StepRunner(call=registry.call, record=record_execution)
-            _runtime = Runtime(settings, registry, cache, keyword_ranker, runner)
+            tools = {spec.name: spec for spec in registry.specs()}  # fixed once listed
+            _runtime = Runtime(settings, registry, cache, keyword_ranker, runner, tools)
             runner.tool_versions = _runtime.tool_version
         return _runtime
 
