@@ -1,0 +1,1 @@
+"""Benchmarks of the learning engine: tool selection on MetaTool, and cost/quality trade-off."""

@@ -1,0 +1,180 @@
+"""Tool-selection benchmark: cold-start and outcome-learned accuracy on labelled queries.
+
+    python -m bench.selection --tools tools.json --train train.csv --test test.csv
+    python -m bench.selection --tools tools.json --split queries.csv --test-fraction 0.2 --seed 0
+
+``tools.json`` maps tool name -> description; the CSVs have columns ``query,tool``. Training
+queries are streamed as intents: the learner's choice (a Thompson draw) succeeds only if it is
+the labelled tool, and only that outcome is recorded (partial feedback). Accuracy is measured on
+the test queries, never streamed. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
+from models.events import ExecutionRecorded
+from models.tools import ErrorKind, ToolSpec
+
+Example = tuple[str, str]  # (query, labelled tool)
+
+# One simulated second between intents: a steady stream, slow enough that the default
+# --batch-wait of 60 s and --batch-size of 32 both bound batches.
+SECONDS_PER_INTENT = 1.0
+
+
+def load_tools(path: Path) -> list[ToolSpec]:
+    raw: dict[str, str] = json.loads(path.read_text())
+    return [
+        ToolSpec(name=name, server="bench", tool=name, description=description)
+        for name, description in raw.items()
+    ]
+
+
+def load_examples(path: Path) -> list[Example]:
+    with path.open(newline="") as handle:
+        return [(row["query"], row["tool"]) for row in csv.DictReader(handle)]
+
+
+def split(
+    examples: Sequence[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """(train, test): a seeded permutation, the first ``fraction`` of it is the test part."""
+    order = np.random.default_rng(seed).permutation(len(examples))
+    n_test = round(fraction * len(examples))
+    test = [examples[i] for i in order[:n_test]]
+    train = [examples[i] for i in order[n_test:]]
+    return train, test
+
+
+def accuracy(
+    recommender: Recommender,
+    tools: Sequence[ToolSpec],
+    state: LearningState,
+    test: Sequence[Example],
+) -> tuple[float, float]:
+    """Top-1 and top-5 accuracy of the greedy (no exploration) ranking."""
+    top1 = top5 = 0
+    for query, label in test:
+        ranked = [
+            r.tool for r in recommender.recommend(query, None, tools, state, top_k=5, explore=False)
+        ]
+        top1 += bool(ranked) and ranked[0] == label
+        top5 += label in ranked
+    n = max(len(test), 1)
+    return top1 / n, top5 / n
+
+
+def stream(
+    recommender: Recommender,
+    tools: Sequence[ToolSpec],
+    state: LearningState,
+    train: Sequence[Example],
+    *,
+    seed: int,
+    batch: BatchPolicy,
+    tries: int,
+) -> float:
+    """Feed ``train`` as intents with partial feedback; return the online success rate."""
+    rng = np.random.default_rng(seed)
+    batcher = Batcher(batch)
+    order = rng.permutation(len(train))
+    successes = 0
+    for step, index in enumerate(order):
+        query, label = train[int(index)]
+        now = step * SECONDS_PER_INTENT
+        ranked = recommender.recommend(query, None, tools, state, top_k=tries, rng=rng, now=now)
+        key = context_key(query)
+        for attempt, choice in enumerate(ranked, start=1):
+            ok = choice.tool == label
+            successes += ok and attempt == 1
+            record = ExecutionRecorded(
+                intent_id=f"q{step}",
+                call_id=f"q{step}",
+                tool=choice.tool,
+                attempt=attempt,
+                ok=ok,
+                error_kind=None if ok else ErrorKind.INVALID_ARGUMENTS,
+                started_at=now,
+                occurred_at=now,
+                latency_ms=0.0,
+                context_key=key,
+                intent_text=query,
+                choice_probability=choice.probability,
+                strategy="bench-selection",
+            )
+            ready = batcher.add(record, now)
+            if ready:
+                update(state, ready)
+            if ok:
+                break
+    update(state, batcher.flush())
+    return successes / max(len(train), 1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tools", type=Path, required=True, help="JSON object: tool -> description"
+    )
+    parser.add_argument("--train", type=Path, help="CSV query,tool streamed as feedback")
+    parser.add_argument("--test", type=Path, help="CSV query,tool held out for accuracy")
+    parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument(
+        "--dev-fraction", type=float, default=0.0,
+        help="evaluate on this held-out part of train instead (for tuning)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=32, help="records per learning batch")
+    parser.add_argument("--batch-wait", type=float, default=60.0, help="max simulated seconds")
+    parser.add_argument("--tries", type=int, default=1,
+                        help="tools tried per intent (1 = strict partial feedback)")  # fmt: skip
+    args = parser.parse_args(argv)
+
+    tools = load_tools(args.tools)
+    if args.split is not None:
+        train, test = split(load_examples(args.split), args.test_fraction, args.seed)
+    elif args.train is not None and args.test is not None:
+        train, test = load_examples(args.train), load_examples(args.test)
+    else:
+        parser.error("give --train and --test, or --split")
+    if args.dev_fraction > 0:
+        train, test = split(train, args.dev_fraction, args.seed + 1)
+
+    started = time.perf_counter()
+    recommender = Recommender()
+    state = LearningState()
+    cold_top1, cold_top5 = accuracy(recommender, tools, state, test)
+    print(f"cold start: top-1 {cold_top1:.3f}, top-5 {cold_top5:.3f}", file=sys.stderr)
+    batch = BatchPolicy(max_records=args.batch_size, max_wait_s=args.batch_wait)
+    online = stream(recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries)
+    learned_top1, learned_top5 = accuracy(recommender, tools, state, test)
+    print(f"learned: top-1 {learned_top1:.3f}, top-5 {learned_top5:.3f}", file=sys.stderr)
+    result = {
+        "cold_top1": round(cold_top1, 4),
+        "cold_top5": round(cold_top5, 4),
+        "learned_top1": round(learned_top1, 4),
+        "learned_top5": round(learned_top5, 4),
+        "online_success": round(online, 4),
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_tools": len(tools),
+        "tries_per_intent": args.tries,
+        "seed": args.seed,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

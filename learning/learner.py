@@ -1,0 +1,93 @@
+"""Folding batches of execution records into the learning state, and the batching policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from learning import associations
+from learning.context import context_key
+from learning.metrics import apply_context_score, apply_metrics, new_context_score, new_metrics
+from learning.posterior import PosteriorConfig
+from learning.state import LearningState, Record, context_score_key, metrics_key
+from models.events import ExecutionRecorded
+
+
+def record_context_key(record: ExecutionRecorded) -> str:
+    """The record's context key; derived from its text when the planner left it empty."""
+    return record.context_key or context_key(record.intent_text)
+
+
+def update(
+    state: LearningState,
+    records: Sequence[ExecutionRecorded],
+    config: PosteriorConfig | None = None,
+) -> None:
+    """Fold ``records`` into ``state`` in order, writing each changed key once.
+
+    Deduplication by ``event_id`` is the caller's (the learner agent's) job; applying the same
+    record twice counts it twice.
+    """
+    posterior = config or PosteriorConfig()
+    metrics: dict[str, Record] = {}
+    scores: dict[str, Record] = {}
+    for record in records:
+        m_key = metrics_key(record.tool, record.tool_version)
+        current = metrics.get(m_key) or state.tool_metrics.get(m_key)
+        base = current if current is not None else new_metrics(record.tool, record.tool_version)
+        metrics[m_key] = apply_metrics(base, record, posterior)
+        ctx = record_context_key(record)
+        s_key = context_score_key(ctx, record.tool)
+        score = scores.get(s_key) or state.context_scores.get(s_key)
+        base_score = score if score is not None else new_context_score(ctx, record.tool)
+        scores[s_key] = apply_context_score(base_score, record, posterior)
+    for key, value in metrics.items():
+        state.tool_metrics[key] = value
+    for key, value in scores.items():
+        state.context_scores[key] = value
+    associations.apply_batch(state.term_tools, records)
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """When the learner folds what it has: whichever bound is reached first."""
+
+    max_records: int = 500
+    """Records per batch: a few hundred amortise the per-key table writes (one changelog
+    message per key per batch) while one batch still applies in milliseconds."""
+
+    max_wait_s: float = 1.0
+    """Longest a record waits to be learned: recommendations lag outcomes by at most ~1 s."""
+
+
+@dataclass
+class Batcher:
+    """Size- and time-bounded batching without a clock of its own (the caller passes ``now``).
+
+    In a Faust agent ``stream.take(policy.max_records, within=policy.max_wait_s)`` does the
+    same; this is for replay tools and tests.
+    """
+
+    policy: BatchPolicy = field(default_factory=BatchPolicy)
+    _pending: list[ExecutionRecorded] = field(default_factory=list)
+    _opened_at: float | None = None
+
+    def add(self, record: ExecutionRecorded, now: float) -> list[ExecutionRecorded] | None:
+        """Queue ``record``; return a full or overdue batch to apply, else None."""
+        if self._opened_at is None:
+            self._opened_at = now
+        self._pending.append(record)
+        return self.poll(now)
+
+    def poll(self, now: float) -> list[ExecutionRecorded] | None:
+        """The pending batch if it is full or ``max_wait_s`` old, else None."""
+        if not self._pending or self._opened_at is None:
+            return None
+        full = len(self._pending) >= self.policy.max_records
+        overdue = now - self._opened_at >= self.policy.max_wait_s
+        return self.flush() if full or overdue else None
+
+    def flush(self) -> list[ExecutionRecorded]:
+        """Everything pending, now."""
+        batch, self._pending, self._opened_at = self._pending, [], None
+        return batch

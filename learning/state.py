@@ -1,0 +1,47 @@
+"""Learning state: plain JSON records in string-keyed tables, so dicts and Faust tables both work.
+
+Tables (the lead declares each as a changelog-backed Faust ``Table`` with these names):
+
+``tool_metrics``    key ``"<tool>@<version>"`` -> :func:`learning.metrics.new_metrics` record.
+``context_scores``  key ``"<context key>#<tool>"`` -> :func:`learning.metrics.new_context_score`.
+``term_tools``      key ``"<stemmed word>"`` -> ``{"tools": {tool: [successes, misfits]}}``;
+                    plus key ``TOTALS_KEY`` -> ``{"tools": {tool: words in successes},
+                    "vocabulary": distinct words seen}``.
+
+Every value is a dict of str, float, int, list and dict only. Records are replaced, never
+mutated in place, so a Faust table (which only sees ``__setitem__``) writes a changelog entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Record = dict[str, Any]
+Store = MutableMapping[str, Record]
+
+TOOL_METRICS = "tool_metrics"
+CONTEXT_SCORES = "context_scores"
+TERM_TOOLS = "term_tools"
+
+# '#' cannot appear in a stemmed word (the tokenizer keeps [a-z0-9]), so no word collides.
+TOTALS_KEY = "#totals"
+
+
+def metrics_key(tool: str, version: str) -> str:
+    return f"{tool}@{version}"
+
+
+def context_score_key(context: str, tool: str) -> str:
+    # '#' is never produced by context_key (it keeps [a-z0-9:+=|-] and declared values).
+    return f"{context}#{tool}"
+
+
+@dataclass
+class LearningState:
+    """The three tables the learning reads and writes; plain dicts by default."""
+
+    tool_metrics: Store = field(default_factory=dict)
+    context_scores: Store = field(default_factory=dict)
+    term_tools: Store = field(default_factory=dict)
