@@ -8,14 +8,13 @@ from typing import Any
 from agents.inbound import send_dead_letter, valid_events
 from agents.planning import PlanningError, plan_steps
 from agents.runtime import get_runtime
+from learning import context_key
 from models import IntentFailed, IntentSubmitted, PlanCreated, ToolCallRequested
 from streams.app import app, settings
 from streams.topics import intents_topic, outcomes_topic, plans_topic, tool_calls_topic
 from tables.workflow import planned_intents
 
 log = logging.getLogger(__name__)
-
-STRATEGY = "builtin-keyword"
 
 
 @app.agent(intents_topic, name="plan-intents")
@@ -48,8 +47,8 @@ async def plan_intents(stream: Any) -> None:
             event_id=f"plan:{intent.intent_id}",
             intent_id=intent.intent_id,
             steps=steps,
-            strategy=STRATEGY,
-            context_key="",
+            strategy=runtime.strategy,
+            context_key=context_key(intent.text, intent.context),
             intent_text=intent.text,
             submitted_at=intent.occurred_at,
         )

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+import numpy as np
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agents.cache import RedisResultCache, ResultCache
 from agents.execution import StepRunner
 from agents.planning import Ranker, keyword_ranker
+from agents.ranking import STRATEGY as LEARNED_STRATEGY
+from agents.ranking import learned_ranker
+from learning import Recommender
 from models import ExecutionRecorded, ToolSpec
 from streams.settings import Settings
 from streams.topics import executions_topic
+from tables.learned_replica import LearnedReplica
+from tables.learning import changelog_topic_name
 from tools.config import load_tools_config
 from tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
+
+KEYWORD_STRATEGY = "builtin-keyword"
 
 
 @dataclass
@@ -25,15 +34,17 @@ class Runtime:
     registry: ToolRegistry
     cache: ResultCache | None
     rank: Ranker
+    strategy: str
     runner: StepRunner
-
     tools: Mapping[str, ToolSpec]
+    learned: LearnedReplica
 
     def tool_version(self, tool: str) -> str:
         spec = self.tools.get(tool)
         return spec.version if spec else "1"
 
     async def aclose(self) -> None:
+        await self.learned.stop()
         await self.registry.aclose()
         if self.cache is not None:
             await self.cache.aclose()
@@ -61,7 +72,19 @@ async def get_runtime(settings: Settings) -> Runtime:
             )
             runner = StepRunner(call=registry.call, record=record_execution)
             tools = {spec.name: spec for spec in registry.specs()}  # fixed once listed
-            _runtime = Runtime(settings, registry, cache, keyword_ranker, runner, tools)
+            learned = LearnedReplica(
+                settings.bootstrap_servers,
+                changelog_topic_name(),
+                settings.topic_name("learning-control"),
+            )
+            await learned.start()
+            rank: Ranker = keyword_ranker
+            strategy = KEYWORD_STRATEGY
+            if settings.planner_strategy == "learned":
+                rng = np.random.default_rng()
+                rank = learned_ranker(Recommender(), learned, settings.recommend_top_k, rng)
+                strategy = LEARNED_STRATEGY
+            _runtime = Runtime(settings, registry, cache, rank, strategy, runner, tools, learned)
             runner.tool_versions = _runtime.tool_version
         return _runtime
 

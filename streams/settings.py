@@ -56,6 +56,16 @@ class Settings(BaseSettings):
         default_factory=RetryPolicy, description="Default policy of plan steps."
     )
 
+    # --- Learning ---------------------------------------------------------
+    planner_strategy: str = Field(
+        default="learned", description="'learned' (recommendations) or 'keyword' (no learning)."
+    )
+    recommend_top_k: int = Field(
+        default=5, ge=1, description="Tools the planner considers per step."
+    )
+    learning_batch_size: int = Field(default=500, ge=1, description="Records per learner batch.")
+    learning_batch_s: float = Field(default=1.0, gt=0, description="Longest a record waits.")
+
     # --- Redis -----------------------------------------------------------
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     cache_ttl_s: float = Field(

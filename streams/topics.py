@@ -20,6 +20,7 @@ class TopicSpec:
     suffix: str
     description: str
     configs: dict[str, str] = field(default_factory=dict)
+    partitions: int | None = None  # None: settings.partitions
 
 
 def _big(settings: Settings) -> dict[str, str]:
@@ -43,6 +44,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             "executions",
             "ExecutionRecorded per attempt, keyed by tool; the learning's history.",
             {"retention.ms": str(settings.executions_retention_ms), "retention.bytes": "-1"},
+        ),
+        TopicSpec(
+            "learning-control",
+            "Which learned-state generation planners use (key 'active'); compacted.",
+            {"cleanup.policy": "compact", "retention.ms": "-1"},
+            partitions=1,
         ),
         TopicSpec(
             "dead-letters",
@@ -95,7 +102,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
         wanted = [
             NewTopic(
                 settings.topic_name(spec.suffix),
-                num_partitions=settings.partitions,
+                num_partitions=spec.partitions or settings.partitions,
                 replication_factor=settings.replication_factor,
                 topic_configs=spec.configs,
             )

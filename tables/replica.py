@@ -14,10 +14,11 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,13 @@ log = logging.getLogger(__name__)
 class ChangelogReplica:
     """Key -> value of one or more changelog topics; ``None`` values delete."""
 
-    def __init__(self, bootstrap_servers: str, topics: list[str]) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: list[str],
+        on_apply: Callable[[str, str, Any], None] | None = None,
+    ) -> None:
+        self._on_apply = on_apply
         self._bootstrap = bootstrap_servers
         self._topics = topics
         self._data: dict[str, dict[str, Any]] = {t: {} for t in topics}
@@ -55,30 +62,24 @@ class ChangelogReplica:
         await asyncio.wait_for(self._caught_up.wait(), timeout_s)
 
     async def _wait_for_partitions(self, timeout_s: float) -> list[TopicPartition]:
-        assert self._consumer is not None
         deadline = time.monotonic() + timeout_s
         while True:
-            known = await self._consumer.topics()
-            missing = [t for t in self._topics if t not in known]
+            found = await topic_partitions(self._bootstrap, self._topics)
+            missing = [t for t in self._topics if not found.get(t)]
             if not missing:
-                break
+                return [TopicPartition(t, p) for t in self._topics for p in found[t]]
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topics not found: {', '.join(missing)}")
+            # Faust declares changelog topics as the worker starts: wait for them.
             await asyncio.sleep(0.5)
-        partitions = []
-        for topic in self._topics:
-            for p in sorted(self._consumer.partitions_for_topic(topic) or ()):
-                partitions.append(TopicPartition(topic, p))
-        return partitions
 
     async def _run(self) -> None:
         assert self._consumer is not None
         while True:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, messages in batch.items():
-                table = self._data[tp.topic]
                 for message in messages:
-                    self._apply(table, message.key, message.value)
+                    self._apply(tp.topic, message.key, message.value)
                 if (
                     tp in self._targets
                     and messages
@@ -90,9 +91,10 @@ class ChangelogReplica:
             if not self._targets:
                 self._caught_up.set()
 
-    def _apply(self, table: dict[str, Any], raw_key: bytes | None, raw_value: bytes | None) -> None:
+    def _apply(self, topic: str, raw_key: bytes | None, raw_value: bytes | None) -> None:
         if raw_key is None:
             return
+        table = self._data[topic]
         key = _decode_key(raw_key)
         try:
             value = None if raw_value is None else json.loads(raw_value)
@@ -104,6 +106,8 @@ class ChangelogReplica:
         else:
             table[key] = value
         self.applied += 1
+        if self._on_apply is not None:
+            self._on_apply(topic, key, value)
 
     def table(self, topic: str) -> dict[str, Any]:
         """The live dict of one topic (read-only by convention)."""
@@ -132,3 +136,48 @@ def _decode_key(raw: bytes) -> str:
     except ValueError:
         return raw.decode("utf-8", "replace")
     return key if isinstance(key, str) else json.dumps(key, sort_keys=True)
+
+
+async def read_range(
+    bootstrap_servers: str, topic: str, partition: int, start: int, end: int
+) -> list[tuple[int, bytes | None]]:
+    """(offset, value) of records ``start <= offset < end`` of one partition."""
+    if start >= end:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        found: list[tuple[int, bytes | None]] = []
+        while True:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
+            messages = batch.get(tp, [])
+            if not messages:
+                if await consumer.position(tp) >= end:
+                    return found
+                continue
+            for message in messages:
+                if message.offset >= end:
+                    return found
+                found.append((message.offset, message.value))
+            if messages[-1].offset + 1 >= end:
+                return found
+    finally:
+        await consumer.stop()
+
+
+async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> dict[str, list[int]]:
+    """Partition numbers of each topic that exists (a consumer only knows subscribed ones)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return {
+        d["topic"]: sorted(p["partition"] for p in d["partitions"])
+        for d in described
+        if d["error_code"] == 0
+    }

@@ -1,0 +1,101 @@
+"""learn_from_executions: ExecutionRecorded batches -> the learned-state table.
+
+Batches are size- and time-bound (settings.learning_batch_size/_s) and
+never touch the tool-call path: executors only buffer their records.
+Per partition and generation, a watermark (the last offset applied) makes
+redeliveries change nothing and lets a replayed generation take over where
+`toolwise replay` stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import learning
+from agents.inbound import send_dead_letter
+from agents.runtime import Runtime, get_runtime
+from models import ExecutionRecorded
+from models.codec import InvalidMessage, decode
+from streams.app import app, settings
+from streams.topics import executions_topic
+from tables.learned import key, learning_state
+from tables.learned_replica import LearnedReplica
+from tables.learning import read_local, write
+from tables.replica import read_range
+
+log = logging.getLogger(__name__)
+Offsets = list[tuple[int, ExecutionRecorded]]
+
+
+@app.agent(executions_topic, name="learn-from-executions")
+async def learn_from_executions(stream: Any) -> None:
+    async for batch in stream.take_events(
+        settings.learning_batch_size, within=settings.learning_batch_s
+    ):
+        runtime = await get_runtime(settings)
+        by_partition: dict[int, Offsets] = {}
+        for event in batch:
+            try:
+                record = decode(event.value, ExecutionRecorded, settings.max_message_bytes)
+            except InvalidMessage as exc:
+                await send_dead_letter(event, exc.kind, exc.reason)
+                continue
+            by_partition.setdefault(event.message.partition, []).append(
+                (event.message.offset, record)
+            )
+        for partition, records in sorted(by_partition.items()):
+            await learn(runtime, partition, records)
+
+
+def live_generations(replica: LearnedReplica, partition: int) -> list[int]:
+    """The active generation, plus newer ones a replay has handed over for this partition."""
+    active = replica.active_generation
+    newer = [g for g in replica.generations() if g > active]
+    return [active, *(g for g in sorted(newer) if replica.handoff(g, partition) is not None)]
+
+
+async def learn(runtime: Runtime, partition: int, records: Offsets) -> None:
+    replica = runtime.learned
+
+    def read(raw_key: str) -> Any:
+        # Own writes first (the replica sees them a few ms later), then peers'.
+        value = read_local(raw_key)
+        return value if value is not None else replica.read(raw_key)
+
+    def write_key(raw_key: str, value: Any) -> None:
+        write(partition, raw_key, value)
+        replica.index.observe(raw_key, True)
+
+    for generation in live_generations(replica, partition):
+        wm_key = key(generation, "wm", str(partition))
+        stored = read(wm_key)
+        handoff = replica.handoff(generation, partition)
+        watermark = int(stored) if stored is not None else (handoff if handoff is not None else -1)
+        fresh = [(o, r) for o, r in records if o > watermark]
+        if not fresh:
+            continue
+        if handoff is not None and fresh[0][0] > watermark + 1:
+            # Records between the replay's end and this batch: fetch them so
+            # the replayed generation misses nothing.
+            gap = await _fetch(runtime, partition, watermark + 1, fresh[0][0])
+            log.info(
+                "generation %d, partition %d: caught up %d records", generation, partition, len(gap)
+            )
+            fresh = gap + fresh
+        state = learning_state(generation, read, replica.index, write_key)
+        learning.update(state, [r for _, r in fresh])
+        write_key(wm_key, fresh[-1][0])
+
+
+async def _fetch(runtime: Runtime, partition: int, start: int, end: int) -> Offsets:
+    raw = await read_range(
+        settings.bootstrap_servers, executions_topic.get_topic_name(), partition, start, end
+    )
+    found: Offsets = []
+    for offset, value in raw:
+        try:
+            found.append((offset, decode(value, ExecutionRecorded, settings.max_message_bytes)))
+        except InvalidMessage:
+            pass  # dead-lettered when the live stream met it
+    return found

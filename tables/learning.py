@@ -1,0 +1,37 @@
+"""The learned-state table: changelog-backed, written only by the learner agent.
+
+Layout and views: tables.learned. Every worker also reads the whole table
+(all partitions) through a ChangelogReplica, since planners on any worker
+rank every tool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.app import app, settings
+
+learned_state = app.Table(
+    "learned-state",
+    key_type=str,
+    help="Learned tool metrics, context scores and word-tool counts, per generation.",
+)
+
+
+def changelog_topic_name() -> str:
+    return f"{settings.app_id}-learned-state-changelog"
+
+
+def write(partition: int, raw_key: str, value: Any) -> None:
+    """Write one key to the local store and to changelog ``partition``.
+
+    The learner works on batches that span partitions, so Faust's "the
+    current event's partition" is not the right one; each key goes to the
+    partition of the executions it was learned from.
+    """
+    learned_state.data[raw_key] = value
+    learned_state.send_changelog(partition, raw_key, value)
+
+
+def read_local(raw_key: str) -> Any:
+    return learned_state.data.get(raw_key)
