@@ -1,7 +1,8 @@
 """learn_from_executions: ExecutionRecorded batches -> the learned-state table.
 
 Batches are size- and time-bound (settings.learning_batch_size/_s) and
-never touch the tool-call path: executors only buffer their records.
+never touch the tool-call path: executors only buffer their records. An
+event is acked only after its batch is learned, so a crash loses nothing.
 Per partition and generation, a watermark (the last offset applied) makes
 redeliveries change nothing and lets a replayed generation take over where
 `toolwise replay` stopped.
@@ -9,7 +10,9 @@ redeliveries change nothing and lets a replayed generation take over where
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 import learning
@@ -28,14 +31,57 @@ log = logging.getLogger(__name__)
 Offsets = list[tuple[int, ExecutionRecorded]]
 
 
+class _Batch:
+    """Events read but not yet learned; acked only once learned (at-least-once)."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.stream: Any = None
+        self.opened = 0.0
+        self.lock = asyncio.Lock()
+
+    def add(self, stream: Any, event: Any) -> None:
+        if not self.events:
+            self.opened = time.monotonic()
+        self.stream = stream
+        self.events.append(event)
+
+    def due(self) -> bool:
+        if len(self.events) >= settings.learning_batch_size:
+            return True
+        return bool(self.events) and time.monotonic() - self.opened >= settings.learning_batch_s
+
+
+_batch = _Batch()
+
+
+# Batching by hand rather than with Stream.take(): take() waits on the agent's
+# channel with a timeout, and a rebalance during that wait cancelled the agent
+# (robinhood/faust#678); in a two-worker run one learner stopped for good.
 @app.agent(executions_topic, name="learn-from-executions")
 async def learn_from_executions(stream: Any) -> None:
-    async for batch in stream.take_events(
-        settings.learning_batch_size, within=settings.learning_batch_s
-    ):
+    manual = stream.noack()
+    async for event in manual.events():
+        _batch.add(manual, event)
+        if _batch.due():
+            await _flush()
+
+
+@app.timer(interval=0.1)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+async def _flush_overdue() -> None:
+    if _batch.due():
+        await _flush()
+
+
+async def _flush() -> None:
+    async with _batch.lock:
+        events, stream = _batch.events, _batch.stream
+        _batch.events = []
+        if not events:
+            return
         runtime = await get_runtime(settings)
         by_partition: dict[int, Offsets] = {}
-        for event in batch:
+        for event in events:
             try:
                 record = decode(event.value, ExecutionRecorded, settings.max_message_bytes)
             except InvalidMessage as exc:
@@ -46,6 +92,8 @@ async def learn_from_executions(stream: Any) -> None:
             )
         for partition, records in sorted(by_partition.items()):
             await learn(runtime, partition, records)
+        for event in events:
+            await stream.ack(event)
 
 
 def live_generations(replica: LearnedReplica, partition: int) -> list[int]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from agents.planning import Candidate, Ranker
-from learning import Recommender
+from learning import Recommender, context_key
 from models import ToolSpec
 from tables.learned_replica import LearnedReplica
 
@@ -49,3 +49,48 @@ def learned_ranker(
         ]
 
     return rank
+
+
+def recommendations_view(
+    recommender: Recommender,
+    replica: LearnedReplica,
+    tools: Sequence[ToolSpec],
+    text: str,
+    context: Mapping[str, str],
+    *,
+    generation: int | None = None,
+    explore: bool = False,
+    top_k: int = 10,
+    max_cost: float | None = None,
+) -> dict[str, object]:
+    """What `toolwise recommend` and the worker's /api/recommend show.
+
+    Without exploration the ranking is the posterior mean: the same learned
+    state gives the same answer on every worker and after every restart.
+    """
+    gen = replica.active_generation if generation is None else generation
+    recommendations = recommender.recommend(
+        text,
+        context,
+        list(tools),
+        replica.state(gen),
+        max_cost=max_cost,
+        top_k=top_k,
+        explore=explore,
+        rng=np.random.default_rng(0),
+        now=time.time(),
+    )
+    return {
+        "generation": gen,
+        "context_key": context_key(text, context),
+        "recommendations": [
+            {
+                "tool": r.tool,
+                "score": round(r.score, 6),
+                "probability": round(r.probability, 4),
+                "explanation": r.explanation,
+                "components": {k: round(v, 6) for k, v in r.components.items()},
+            }
+            for r in recommendations
+        ],
+    }

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-import numpy as np
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from agents.cache import RedisResultCache, ResultCache
 from agents.execution import StepRunner

@@ -68,6 +68,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-running", action="store_true", help="keep the worker up until Ctrl-C")
     demo.set_defaults(run=_demo)
 
+    replay = sub.add_parser("replay", help="rebuild learned state from the execution history")
+    replay.add_argument("--generation", type=int, help="default: one past the newest")
+    replay.add_argument("--force", action="store_true", help="reuse a generation that has keys")
+    replay.set_defaults(run=_replay)
+
+    generation = sub.add_parser("generation", help="show or switch the learned-state generation")
+    generation.add_argument("action", choices=["status", "use"])
+    generation.add_argument("number", nargs="?", type=int)
+    generation.add_argument("--force", action="store_true", help="switch even without a replay")
+    generation.set_defaults(run=_generation)
+
+    recommend = sub.add_parser("recommend", help="rank tools for an intent from the learned state")
+    recommend.add_argument("text")
+    recommend.add_argument("--context", action="append", default=[], metavar="NAME=VALUE")
+    recommend.add_argument("--generation", type=int)
+    recommend.add_argument("--explore", action="store_true", help="Thompson draws, as the planner")
+    recommend.add_argument("--top-k", type=int, default=5)
+    recommend.set_defaults(run=_recommend)
+
     schemas = sub.add_parser("schemas", help="export the events' JSON Schemas")
     schemas.add_argument("directory", nargs="?", type=Path, default=Path("schemas"))
     schemas.set_defaults(run=_schemas)
@@ -162,6 +181,54 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from streams.demo import run_demo
 
     return run_demo(settings, keep_running=args.keep_running)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.replay import replay
+
+    asyncio.run(replay(settings, args.generation, args.force))
+    return 0
+
+
+def _generation(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.replay import generation_status, use_generation
+
+    if args.action == "use":
+        if args.number is None:
+            raise SystemExit("usage: toolwise generation use N")
+        asyncio.run(use_generation(settings, args.number, args.force))
+    else:
+        print(json.dumps(asyncio.run(generation_status(settings)), indent=2))
+    return 0
+
+
+def _recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from agents.ranking import recommendations_view
+    from learning import Recommender
+    from streams.replay import learned_replica
+    from tools.registry import ToolRegistry
+
+    async def go() -> dict[str, Any]:
+        replica = learned_replica(settings)
+        await replica.start()
+        try:
+            async with ToolRegistry.from_file(settings.tools_config) as registry:
+                context = {k: str(v) for k, v in _pairs(args.context).items()}
+                return recommendations_view(
+                    Recommender(),
+                    replica,
+                    registry.specs(),
+                    args.text,
+                    context,
+                    generation=args.generation,
+                    explore=args.explore,
+                    top_k=args.top_k,
+                )
+        finally:
+            await replica.stop()
+
+    print(json.dumps(asyncio.run(go()), indent=2))
+    return 0
 
 
 def _schemas(args: argparse.Namespace, settings: Settings) -> int:

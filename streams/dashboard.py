@@ -1,4 +1,4 @@
-"""The live stream dashboard: /dashboard (HTML) and /api/stats (JSON) on the worker's web port."""
+"""The live stream dashboard on the worker's web port: /dashboard, /api/stats, /api/recommend."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agents.ranking import recommendations_view
+from agents.runtime import get_runtime
+from learning import Recommender
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
-from streams.app import app
+from streams.app import app, settings
 from streams.livestats import LiveStats
 from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
 
@@ -52,6 +55,32 @@ async def watch_streams(stream: Any) -> None:
 @app.page("/api/stats")
 async def api_stats(web: Any, request: Any) -> Any:
     return web.json(stats.snapshot(time.time()))
+
+
+@app.page("/api/recommend")
+async def api_recommend(web: Any, request: Any) -> Any:
+    """?text=...&explore=0|1&generation=N&top_k=K&context.<name>=<value>"""
+    query = request.query
+    text = query.get("text", "")
+    if not text:
+        return web.json({"error": "missing ?text="}, status=400)
+    runtime = await get_runtime(settings)
+    context = {k[len("context.") :]: v for k, v in query.items() if k.startswith("context.")}
+    generation = int(query["generation"]) if "generation" in query else None
+    view = recommendations_view(
+        _recommender,
+        runtime.learned,
+        list(runtime.tools.values()),
+        text,
+        context,
+        generation=generation,
+        explore=query.get("explore", "0") == "1",
+        top_k=int(query.get("top_k", 10)),
+    )
+    return web.json(view)
+
+
+_recommender = Recommender()
 
 
 @app.page("/dashboard")

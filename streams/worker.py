@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from typing import Any
 
@@ -30,6 +31,16 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     async def _start_tools() -> None:
         # Connect tool servers at start, not on the first intent.
         await get_runtime(settings)
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def _dump_tasks_on_sigusr1() -> None:
+        # `kill -USR1 <pid>` prints every asyncio task's stack: what a stuck worker awaits.
+        def dump() -> None:
+            for task in asyncio.all_tasks():
+                print(f"--- {task.get_name()}", file=sys.stderr)
+                task.print_stack(limit=12, file=sys.stderr)
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
+import socket
 import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -48,10 +53,13 @@ class Pipeline:
     root: Path
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self) -> Worker:
+    def start_worker(self, web_port: int | None = None) -> Worker:
+        """A worker; with ``web_port``, its dashboard and /api/recommend listen there."""
         n = len(self.workers)
         log = self.root / f"worker-{n}.log"
         env = {**self.env, "TOOLWISE_DATADIR": str(self.root / f"data-{n}")}
+        if web_port is not None:
+            env.update(TOOLWISE_WEB_ENABLED="true", TOOLWISE_WEB_PORT=str(web_port))
         worker = Worker(spawn_worker(env, log, loglevel="info"), log)
         self.workers.append(worker)
         return worker
@@ -79,6 +87,29 @@ class Pipeline:
 
 
 PipelineFactory = Callable[..., Pipeline]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def get_json(url: str, timeout_s: float = 30.0) -> Any:
+    """GET a JSON document, retrying while the server is not up yet."""
+
+    def fetch() -> Any:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.load(response)
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await asyncio.to_thread(fetch)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 @pytest.fixture

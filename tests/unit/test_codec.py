@@ -53,7 +53,9 @@ def test_schema_violation_reason_names_the_field() -> None:
 
 def test_dead_letter_keeps_the_raw_bytes_and_the_source_position() -> None:
     raw = b"\x00garbage\xff"
-    letter = dead_letter(raw, kind="malformed_json", reason="r", topic="t", partition=2, offset=9, key=b"k")
+    letter = dead_letter(
+        raw, kind="malformed_json", reason="r", topic="t", partition=2, offset=9, key=b"k"
+    )
     assert base64.b64decode(letter.raw_b64) == raw
     assert (letter.source_topic, letter.partition, letter.offset, letter.key) == ("t", 2, 9, "k")
     assert letter.event_id == "dlq:t:2:9"

@@ -7,14 +7,23 @@ from models import IntentCompleted, IntentFailed, PlanCreated, PlanStep, ToolCal
 
 PLAN = PlanCreated(
     intent_id="i",
-    steps=[PlanStep(step_id="i:0", index=0, tool="a.x"), PlanStep(step_id="i:1", index=1, tool="b.y")],
+    steps=[
+        PlanStep(step_id="i:0", index=0, tool="a.x"),
+        PlanStep(step_id="i:1", index=1, tool="b.y"),
+    ],
     submitted_at=100.0,
 )
 
 
 def result(call_id: str, ok: bool = True) -> ToolCallCompleted:
     return ToolCallCompleted(
-        intent_id="i", call_id=call_id, tool="a.x", ok=ok, output=call_id, attempts=2, cost=0.25,
+        intent_id="i",
+        call_id=call_id,
+        tool="a.x",
+        ok=ok,
+        output=call_id,
+        attempts=2,
+        cost=0.25,
         error=None if ok else "boom",
     )
 

@@ -12,7 +12,11 @@ CALC = ToolSpec(
     server="calculator",
     tool="evaluate",
     description="Evaluate an arithmetic expression.",
-    input_schema={"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
+    input_schema={
+        "type": "object",
+        "properties": {"expression": {"type": "string"}},
+        "required": ["expression"],
+    },
     patterns=(r"(?P<expression>[-+*/().\d\s^%]*\d[-+*/().\d\s^%]*)",),
     keywords=("calculate", "compute"),
 )
@@ -30,7 +34,9 @@ UNITS = ToolSpec(
         },
         "required": ["value", "from_unit", "to_unit"],
     },
-    patterns=(r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<from_unit>[a-zA-Z]+)\s+(?:to|in|into)\s+(?P<to_unit>[a-zA-Z]+)",),
+    patterns=(
+        r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<from_unit>[a-zA-Z]+)\s+(?:to|in|into)\s+(?P<to_unit>[a-zA-Z]+)",
+    ),
     keywords=("convert",),
 )
 SEARCH = ToolSpec(
@@ -79,7 +85,9 @@ def test_free_text_tool_takes_the_clause() -> None:
 
 
 def test_explicit_tool_and_arguments_skip_planning() -> None:
-    [step] = plan("anything", tool="units.convert", arguments={"value": 1, "from_unit": "m", "to_unit": "cm"})
+    [step] = plan(
+        "anything", tool="units.convert", arguments={"value": 1, "from_unit": "m", "to_unit": "cm"}
+    )
     assert step.tool == "units.convert" and step.arguments["to_unit"] == "cm"
 
 
@@ -113,5 +121,8 @@ def test_missing_required_argument_means_the_tool_cannot_serve() -> None:
 def test_fallbacks_are_other_tools_that_can_serve_the_clause() -> None:
     # Both tools can take "42"; whichever ranks first, the other backs it up.
     [step] = plan("search documents 42", arguments={})
-    assert {step.tool, *(f.tool for f in step.fallbacks)} == {"docsearch.search", "calculator.evaluate"}
+    assert {step.tool, *(f.tool for f in step.fallbacks)} == {
+        "docsearch.search",
+        "calculator.evaluate",
+    }
     assert len(step.fallbacks) == 1

@@ -50,6 +50,11 @@ class SimulatedTool(BaseModel):
     quality_sd: float = Field(
         default=0.0, ge=0, description="Spread of quality around the mean (clipped to 0..1)."
     )
+    fail_after_calls: int | None = Field(
+        default=None,
+        ge=0,
+        description="After this many calls every call fails for good: a tool that breaks.",
+    )
     keywords: tuple[str, ...] = ()
     # No pattern by default: a catch-all one would make every simulated tool
     # look able to serve any text; the planner fills the one free-text argument.
@@ -95,6 +100,7 @@ class Simulator:
 
     def __init__(self, seed: int | None = None) -> None:
         self._random = random.Random(seed)
+        self.calls: dict[str, int] = {}
 
     def latency_s(self, tool: SimulatedTool) -> float:
         if tool.sigma == 0 or tool.median_ms == 0:
@@ -105,6 +111,9 @@ class Simulator:
 
     def outcome(self, tool: SimulatedTool) -> str:
         """'transient', 'error' or 'ok'."""
+        calls = self.calls[tool.name] = self.calls.get(tool.name, 0) + 1
+        if tool.fail_after_calls is not None and calls > tool.fail_after_calls:
+            return "error"
         draw = self._random.random()
         if draw < tool.failure_rate:
             return "transient"

@@ -1,0 +1,250 @@
+"""The closed loop on real Kafka: executions teach the planner, state survives restarts,
+two workers agree, and a replayed generation equals the live one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models import IntentCompleted, IntentSubmitted
+from streams.client import ToolwiseClient
+from streams.process import PROJECT_ROOT
+from streams.replay import learned_replica
+from streams.settings import Settings
+from streams.topics import ensure_topics
+from tests.integration.conftest import Pipeline, PipelineFactory, free_port, get_json
+
+pytestmark = pytest.mark.integration
+
+TOOLS = Path(__file__).parent / "data" / "tools-learning.toml"
+QUOTES, MARKET, FORECAST = "simulated.quotes", "simulated.market_data", "simulated.forecast"
+# The learner folds within this long of an outcome; tests wait a bit more.
+BATCH_S = 0.2
+
+
+def learning_pipeline(factory: PipelineFactory) -> Pipeline:
+    return factory(tools_config=TOOLS, learning_batch_s=BATCH_S, recommend_top_k=3)
+
+
+async def recommend(port: int, text: str, **params: str) -> dict[str, Any]:
+    query = urllib.parse.urlencode({"text": text, "explore": "0", **params})
+    view: dict[str, Any] = await get_json(f"http://127.0.0.1:{port}/api/recommend?{query}")
+    return view
+
+
+def assert_same_ranking(one: dict[str, Any], other: dict[str, Any]) -> None:
+    assert one["generation"] == other["generation"]
+    assert [r["tool"] for r in one["recommendations"]] == [
+        r["tool"] for r in other["recommendations"]
+    ]
+    for a, b in zip(one["recommendations"], other["recommendations"], strict=True):
+        # Evidence decays with wall-clock time (15 min half-life): seconds apart, scores agree.
+        assert a["score"] == pytest.approx(b["score"], rel=1e-3, abs=1e-3)
+
+
+def top(view: dict[str, Any]) -> str:
+    return str(view["recommendations"][0]["tool"])
+
+
+async def settle(
+    settings: Settings, generation: int = 0, timeout_s: float = 30.0
+) -> dict[str, Any]:
+    """The generation's state once the learner has applied every execution record so far."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        from aiokafka import TopicPartition
+
+        topic = settings.topic_name("executions")
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    replica = learned_replica(settings)
+    await replica.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            # Applied up to: the learner's watermark, or where a replay handed over.
+            applied = {
+                tp.partition: max(
+                    replica.read(f"g{generation}|wm|{tp.partition}") or -1,
+                    replica.read(f"g{generation}|handoff|{tp.partition}") or -1,
+                )
+                for tp in tps
+            }
+            if all(applied[tp.partition] >= ends[tp] - 1 for tp in tps):
+                break
+            assert loop.time() < deadline, f"learner did not catch up: {applied} vs {ends}"
+            await asyncio.sleep(0.2)
+        table = replica.replica.table(replica.changelog_topic)
+        prefix = f"g{generation}|"
+        return {
+            k[len(prefix) :]: v
+            for k, v in table.items()
+            if k.startswith(prefix) and not k.startswith((f"{prefix}wm|", f"{prefix}handoff|"))
+        }
+    finally:
+        await replica.stop()
+
+
+async def test_a_tool_that_starts_failing_loses_its_rank_within_a_few_executions(
+    pipeline_factory: PipelineFactory,
+) -> None:
+    pipeline = learning_pipeline(pipeline_factory)
+    await ensure_topics(pipeline.settings)
+    port = free_port()
+    pipeline.start_worker(web_port=port)
+    text = "get the stock quote for ACME"
+    async with ToolwiseClient(pipeline.settings) as client:
+        for i in range(6):  # warm-up while the quotes tool still works
+            outcome = await pipeline.run(
+                client, IntentSubmitted(text=f"get the stock quote for T{i}")
+            )
+            assert isinstance(outcome, IntentCompleted), outcome
+        await asyncio.sleep(BATCH_S * 3)
+        assert top(await recommend(port, text)) == QUOTES
+
+        failures_seen = 0
+        flipped_after = None
+        for i in range(60):
+            outcome = await pipeline.run(
+                client, IntentSubmitted(text=f"get the stock quote for X{i}")
+            )
+            # The broken tool's step falls back to the next recommended tool.
+            assert isinstance(outcome, IntentCompleted), outcome
+            if outcome.results[0].tool != QUOTES and outcome.attempts > 1:
+                failures_seen += 1
+            await asyncio.sleep(BATCH_S * 3)
+            if failures_seen and top(await recommend(port, text)) != QUOTES:
+                flipped_after = failures_seen
+                break
+        assert top(await recommend(port, text)) == MARKET
+    assert flipped_after is not None, "the failing tool kept its rank for 60 intents"
+    # Each outcome discounts older evidence by PosteriorConfig.discount (0.95). Measured:
+    # after 12 successes the broken tool fell below an equally described, costlier
+    # alternative at its 18th failure; the bound leaves room for exploration's luck.
+    assert flipped_after <= 25
+
+
+async def test_a_restarted_worker_recommends_what_it_did_before(
+    pipeline_factory: PipelineFactory,
+) -> None:
+    pipeline = learning_pipeline(pipeline_factory)
+    await ensure_topics(pipeline.settings)
+    port = free_port()
+    first = pipeline.start_worker(web_port=port)
+    texts = ["get the stock quote for ACME", "weather forecast for Oslo", "market prices today"]
+    async with ToolwiseClient(pipeline.settings) as client:
+        intents = [IntentSubmitted(text=f"{t} {i}") for i in range(8) for t in texts]
+        for intent in intents:
+            await client.submit(intent)
+        await pipeline.outcomes(client, [i.intent_id for i in intents])
+    await settle(pipeline.settings)
+    before = [await recommend(port, t) for t in texts]
+    assert first.stop(signal.SIGTERM) == 0
+    pipeline.start_worker(web_port=port)
+    after = [await recommend(port, t) for t in texts]
+    for b, a in zip(before, after, strict=True):
+        assert [r["tool"] for r in a["recommendations"]] == [
+            r["tool"] for r in b["recommendations"]
+        ]
+        for rb, ra in zip(b["recommendations"], a["recommendations"], strict=True):
+            # Evidence decays with wall-clock time (15 min half-life): seconds apart, scores agree.
+            assert ra["score"] == pytest.approx(rb["score"], rel=1e-3, abs=1e-3)
+
+
+async def wait_for_members(settings: Settings, count: int, timeout_s: float = 90.0) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            [response] = await admin.describe_consumer_groups([settings.app_id])
+            [group] = response.groups
+            state, members = group[2], group[5]
+            if state == "Stable" and len(members) == count:
+                return
+            assert loop.time() < deadline, (
+                f"group {settings.app_id}: {state}, {len(members)} members"
+            )
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+
+
+def toolwise(pipeline: Pipeline, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        cwd=PROJECT_ROOT,
+        env=pipeline.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+async def test_two_workers_agree_and_a_replayed_generation_equals_the_live_one(
+    pipeline_factory: PipelineFactory,
+) -> None:
+    pipeline = learning_pipeline(pipeline_factory)
+    settings = pipeline.settings
+    await ensure_topics(settings)
+    ports = [free_port(), free_port()]
+    for port in ports:
+        pipeline.start_worker(web_port=port)
+    # Steady state: both workers in the group before work arrives. (A worker
+    # joining mid-stream is a rebalance; see the README's known issues.)
+    await wait_for_members(settings, 2)
+    texts = ["get the stock quote for ACME", "weather forecast for Oslo", "market prices today"]
+    async with ToolwiseClient(settings) as client:
+        await pipeline.run(client, IntentSubmitted(text="weather forecast for Rome"))
+        intents = [IntentSubmitted(text=f"{t} {i}") for i in range(10) for t in texts]
+        for intent in intents:
+            await client.submit(intent)
+        await pipeline.outcomes(client, [i.intent_id for i in intents])
+
+        live = await settle(settings)
+        assert any(k.startswith("m|") for k in live)
+        views = [[await recommend(port, t) for t in texts] for port in ports]
+        for first, second in zip(*views, strict=True):
+            assert_same_ranking(first, second)
+
+        # Rebuild generation 1 from offset 0 while both workers keep serving.
+        await asyncio.to_thread(toolwise, pipeline, "replay")
+        rebuilt = await settle(settings, generation=1)
+        assert rebuilt == live
+
+        more = [IntentSubmitted(text=f"{t} later {i}") for i in range(3) for t in texts]
+        for intent in more:
+            await client.submit(intent)
+        await pipeline.outcomes(client, [i.intent_id for i in more])
+        # The learners keep the replayed generation current after the handoff.
+        assert await settle(settings, generation=1) == await settle(settings, generation=0)
+
+        await asyncio.to_thread(toolwise, pipeline, "generation", "use", "1")
+        for port in ports:
+            for _ in range(50):
+                if (await recommend(port, texts[0]))["generation"] == 1:
+                    break
+                await asyncio.sleep(0.2)
+            assert (await recommend(port, texts[0]))["generation"] == 1
+        status = json.loads(await asyncio.to_thread(toolwise, pipeline, "generation", "status"))
+        assert status["active"] == 1
