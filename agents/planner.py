@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from agents.inbound import send_dead_letter, valid_events
-from agents.planning import PlanningError, plan_steps
+from agents.planning import PlanningError, plan_steps, tool_call_requests
 from agents.runtime import get_runtime
 from learning import context_key
-from models import IntentFailed, IntentSubmitted, PlanCreated, ToolCallRequested
+from models import IntentFailed, IntentSubmitted, PlanCreated
 from streams.app import app, settings
 from streams.topics import intents_topic, outcomes_topic, plans_topic, tool_calls_topic
 from tables.workflow import planned_intents
@@ -59,14 +59,5 @@ async def plan_intents(stream: Any) -> None:
 async def _send_plan(plan: PlanCreated) -> None:
     key = plan.intent_id.encode()
     await plans_topic.send(key=key, value=plan.to_bytes())
-    for step in plan.steps:
-        request = ToolCallRequested(
-            event_id=f"call:{step.step_id}",
-            intent_id=plan.intent_id,
-            call_id=step.step_id,
-            step=step,
-            context_key=plan.context_key,
-            strategy=plan.strategy,
-            intent_text=plan.intent_text,
-        )
+    for request in tool_call_requests(plan):
         await tool_calls_topic.send(key=key, value=request.to_bytes())

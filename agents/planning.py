@@ -15,7 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from models import Fallback, IntentSubmitted, PlanStep, RetryPolicy, ToolSpec
+from models import (
+    Fallback,
+    IntentSubmitted,
+    PlanCreated,
+    PlanStep,
+    RetryPolicy,
+    ToolCallRequested,
+    ToolSpec,
+)
 
 
 class PlanningError(Exception):
@@ -95,6 +103,22 @@ def _plan_clauses(
             _step(intent, index, chosen.spec.name, arguments, fallbacks, policy, chosen.probability)
         )
     return steps
+
+
+def tool_call_requests(plan: PlanCreated) -> list[ToolCallRequested]:
+    """One request per step, with ids derived from the step so re-sends are recognisable."""
+    return [
+        ToolCallRequested(
+            event_id=f"call:{step.step_id}",
+            intent_id=plan.intent_id,
+            call_id=step.step_id,
+            step=step,
+            context_key=plan.context_key,
+            strategy=plan.strategy,
+            intent_text=plan.intent_text,
+        )
+        for step in plan.steps
+    ]
 
 
 def _step(

@@ -46,7 +46,9 @@ from streams.process import PROJECT_ROOT, settings_env, spawn_worker, stop_proce
 from streams.settings import Settings
 
 BENCH_TOOLS = Path(__file__).resolve().parent / "tools-bench.toml"
-SYSTEMS = ("toolwise", "relay")
+# toolwise-nolearn: the same worker without the learner agent, to show that
+# learning from every execution record costs the call path nothing.
+SYSTEMS = ("toolwise", "toolwise-nolearn", "relay")
 # What each variant publishes for intent number i; arguments differ per intent so
 # that no layer can answer from a cache.
 VARIANTS: dict[str, Callable[[int], IntentSubmitted]] = {
@@ -175,13 +177,13 @@ class Deployment:
             "web_enabled": False,
             "tools_config": BENCH_TOOLS,
             "datadir": root / name / "data",
+            "learning_enabled": system != "toolwise-nolearn",
         }
         env = {**settings_env(values), **extra_env}
         return cls(system, Settings(**values), env, root / f"{name}.log")
 
     def start(self) -> None:
-        if self.system == "toolwise":
-            # Faust rejects spawn_worker's default "warning"; it spells it "warn".
+        if self.system.startswith("toolwise"):
             self.proc = spawn_worker(self.env, self.log, loglevel="warn")
             return
         with self.log.open("ab") as out:
@@ -498,7 +500,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="paced duration (default 10)")
     parser.add_argument("--broker", default="kafka://127.0.0.1:9092")
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="toolwise,relay")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help=",".join(SYSTEMS))
     parser.add_argument("--variants", default=",".join(VARIANTS), help=",".join(VARIANTS))
     parser.add_argument(
         "--env",

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from agents.completion import State, apply_progress
 from agents.execution import StepRunner, execute_step
-from agents.planning import PlanningError, keyword_ranker, plan_steps
+from agents.planning import PlanningError, keyword_ranker, plan_steps, tool_call_requests
 from models import (
     ExecutionRecorded,
     IntentFailed,
@@ -98,15 +98,7 @@ class Relay:
             submitted_at=intent.occurred_at,
         )
         await self._send("plans", plan.intent_id, plan.to_bytes())
-        for step in plan.steps:
-            request = ToolCallRequested(
-                event_id=f"call:{step.step_id}",
-                intent_id=plan.intent_id,
-                call_id=step.step_id,
-                step=step,
-                strategy=plan.strategy,
-                intent_text=plan.intent_text,
-            )
+        for request in tool_call_requests(plan):
             await self._send("tool-calls", plan.intent_id, request.to_bytes())
 
     async def execute(self, message: ConsumerRecord[bytes, bytes]) -> None:

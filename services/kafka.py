@@ -14,7 +14,6 @@ from services._process import (
     require_program,
     say,
     spawn_detached,
-    stop_pid,
     wait_for_service,
 )
 from services.exceptions import PortInUseError, ServiceError
@@ -257,11 +256,4 @@ def _launch(settings: Settings, paths: ServicePaths) -> int:
 
 def stop(settings: Settings) -> bool:
     """Stop the broker these scripts started; True when one was running."""
-    paths = ServicePaths.of(settings, NAME)
-    pid = paths.pid()
-    if pid is None:
-        paths.pid_file.unlink(missing_ok=True)
-        return False
-    stop_pid(pid, "Kafka", STOP_TIMEOUT_S)
-    paths.pid_file.unlink(missing_ok=True)
-    return True
+    return ServicePaths.of(settings, NAME).stop("Kafka", STOP_TIMEOUT_S)

@@ -9,7 +9,6 @@ from services._process import (
     port_is_open,
     require_program,
     say,
-    stop_pid,
     tail,
     wait_until,
 )
@@ -102,10 +101,4 @@ def start(settings: Settings) -> ServiceStatus:
 
 def stop(settings: Settings) -> bool:
     """Stop the Redis these scripts started; True when one was running."""
-    paths = ServicePaths.of(settings, NAME)
-    pid = paths.pid()
-    if pid is None:
-        return False
-    stop_pid(pid, "Redis", STOP_TIMEOUT_S)
-    paths.pid_file.unlink(missing_ok=True)
-    return True
+    return ServicePaths.of(settings, NAME).stop("Redis", STOP_TIMEOUT_S)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services._process import read_pid
+from services._process import read_pid, stop_pid
 from streams.settings import Settings
 
 LOCALHOST = "127.0.0.1"
@@ -35,6 +35,14 @@ class ServicePaths:
     def pid(self) -> int | None:
         """Pid of the running service from its pid file, None when it is not running."""
         return read_pid(self.pid_file, COMMAND_HINTS[self.name])
+
+    def stop(self, label: str, timeout_s: float) -> bool:
+        """Stop the process of the pid file (TERM, then KILL); True when one was running."""
+        pid = self.pid()
+        if pid is not None:
+            stop_pid(pid, label, timeout_s)
+        self.pid_file.unlink(missing_ok=True)
+        return pid is not None
 
     def make_dirs(self) -> None:
         for directory in (self.home, self.pid_file.parent, self.log.parent):

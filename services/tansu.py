@@ -16,7 +16,6 @@ from services._process import (
     port_is_open,
     say,
     spawn_detached,
-    stop_pid,
     wait_for_service,
 )
 from services.exceptions import MissingProgramError, PortInUseError
@@ -92,11 +91,4 @@ def start(settings: Settings) -> ServiceStatus:
 
 def stop(settings: Settings) -> bool:
     """Stop the Tansu these scripts started; True when one was running."""
-    paths = ServicePaths.of(settings, NAME)
-    pid = paths.pid()
-    if pid is None:
-        paths.pid_file.unlink(missing_ok=True)
-        return False
-    stop_pid(pid, "Tansu", STOP_TIMEOUT_S)
-    paths.pid_file.unlink(missing_ok=True)
-    return True
+    return ServicePaths.of(settings, NAME).stop("Tansu", STOP_TIMEOUT_S)

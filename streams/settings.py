@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     )
 
     # --- Learning ---------------------------------------------------------
+    learning_enabled: bool = Field(
+        default=True, description="Run the learner agent (off: no learning, e.g. to measure it)."
+    )
     planner_strategy: str = Field(
         default="learned", description="'learned' (recommendations) or 'keyword' (no learning)."
     )

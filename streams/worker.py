@@ -21,6 +21,8 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from agents import AGENT_MODULES
 
     for module in AGENT_MODULES:  # importing registers each agent on the app
+        if module == "agents.learner" and not settings.learning_enabled:
+            continue
         importlib.import_module(module)
     if settings.web_enabled:
         import streams.dashboard  # noqa: F401  (registers the web pages and their feed)
