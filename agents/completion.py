@@ -8,12 +8,17 @@ same event twice changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
 
 from models import IntentCompleted, IntentFailed, PlanCreated, StepResult, ToolCallCompleted
 
 Outcome = IntentCompleted | IntentFailed
 State = dict[str, Any]
+_OUTCOME: TypeAdapter[Outcome] = TypeAdapter(
+    Annotated[IntentCompleted | IntentFailed, Field(discriminator="type")]
+)
 
 
 def apply_progress(
@@ -22,7 +27,12 @@ def apply_progress(
     """Return the new state and the outcome, if this event completed the intent."""
     state = dict(state) if state else {"plan": None, "results": {}, "done": None}
     if state["done"] is not None:
-        return state, None  # redelivery after the outcome: nothing new
+        if state.get("by") == event.event_id and state.get("outcome"):
+            # The event that completed the intent came again: the worker stopped
+            # after recording the outcome but maybe before sending it. Send again
+            # (same outcome id); any other late duplicate changes nothing.
+            return state, _OUTCOME.validate_python(state["outcome"])
+        return state, None
     if isinstance(event, PlanCreated):
         if state["plan"] is None:
             state["plan"] = event.model_dump(mode="json")
@@ -36,8 +46,15 @@ def apply_progress(
     if any(step.step_id not in state["results"] for step in plan.steps):
         return state, None
     outcome = _outcome(plan, state["results"], now)
-    # Keep only the marker: the table stays small and late duplicates are ignored.
-    return {"plan": None, "results": {}, "done": outcome.event_id}, outcome
+    # Keep only the outcome: the table stays small and late duplicates are ignored.
+    done = {
+        "plan": None,
+        "results": {},
+        "done": outcome.event_id,
+        "by": event.event_id,
+        "outcome": outcome.model_dump(mode="json"),
+    }
+    return done, outcome
 
 
 def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:

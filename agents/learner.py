@@ -1,8 +1,7 @@
 """learn_from_executions: ExecutionRecorded batches -> the learned-state table.
 
 Batches are size- and time-bound (settings.learning_batch_size/_s) and
-never touch the tool-call path: executors only buffer their records. An
-event is acked only after its batch is learned, so a crash loses nothing.
+never touch the tool-call path: executors only buffer their records.
 Per partition and generation, a watermark (the last offset applied) makes
 redeliveries change nothing and lets a replayed generation take over where
 `toolwise replay` stopped.
@@ -32,18 +31,16 @@ Offsets = list[tuple[int, ExecutionRecorded]]
 
 
 class _Batch:
-    """Events read but not yet learned; acked only once learned (at-least-once)."""
+    """Events read but not yet learned."""
 
     def __init__(self) -> None:
         self.events: list[Any] = []
-        self.stream: Any = None
         self.opened = 0.0
         self.lock = asyncio.Lock()
 
-    def add(self, stream: Any, event: Any) -> None:
+    def add(self, event: Any) -> None:
         if not self.events:
             self.opened = time.monotonic()
-        self.stream = stream
         self.events.append(event)
 
     def due(self) -> bool:
@@ -58,11 +55,14 @@ _batch = _Batch()
 # Batching by hand rather than with Stream.take(): take() waits on the agent's
 # channel with a timeout, and a rebalance during that wait cancelled the agent
 # (robinhood/faust#678); in a two-worker run one learner stopped for good.
+# Manual acks (Stream.noack) left one reference per message, so Faust never
+# committed these offsets and waited for them forever at shutdown. So events
+# are acked as read: a crash can lose at most one batch window of learning
+# (never an outcome), and shutdown learns what is buffered first.
 @app.agent(executions_topic, name="learn-from-executions")
 async def learn_from_executions(stream: Any) -> None:
-    manual = stream.noack()
-    async for event in manual.events():
-        _batch.add(manual, event)
+    async for event in stream.events():
+        _batch.add(event)
         if _batch.due():
             await _flush()
 
@@ -73,9 +73,14 @@ async def _flush_overdue() -> None:
         await _flush()
 
 
+async def flush_pending() -> None:
+    """Learn what is buffered (at shutdown, when the flushing timer has stopped)."""
+    await _flush()
+
+
 async def _flush() -> None:
     async with _batch.lock:
-        events, stream = _batch.events, _batch.stream
+        events = _batch.events
         _batch.events = []
         if not events:
             return
@@ -92,14 +97,12 @@ async def _flush() -> None:
             )
         for partition, records in sorted(by_partition.items()):
             await learn(runtime, partition, records)
-        for event in events:
-            await stream.ack(event)
 
 
 def live_generations(replica: LearnedReplica, partition: int) -> list[int]:
     """The active generation, plus newer ones a replay has handed over for this partition."""
     active = replica.active_generation
-    newer = [g for g in replica.generations() if g > active]
+    newer = [g for g in replica.known_generations() if g > active]
     return [active, *(g for g in sorted(newer) if replica.handoff(g, partition) is not None)]
 
 

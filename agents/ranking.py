@@ -14,6 +14,14 @@ from tables.learned_replica import LearnedReplica
 
 STRATEGY = "learned-thompson"
 
+# A tool is a candidate only if its description shares something with the
+# text (BM25 relevance scaled so the best tool has 1.0; 0.15 keeps runners-up
+# that share a content word and drops incidental matches) or outcomes tied it
+# to these words. Without this, any tool whose arguments can be filled -- one
+# with no parameters, or one free-text parameter -- became a fallback: the
+# demo's "convert 3 parsecs" was answered by testing.stats.
+MIN_DESCRIPTION_MATCH = 0.15
+
 
 def learned_ranker(
     recommender: Recommender, replica: LearnedReplica, top_k: int, rng: np.random.Generator
@@ -46,6 +54,8 @@ def learned_ranker(
                 explanation=r.explanation,
             )
             for r in recommendations
+            if r.components.get("description", 0.0) >= MIN_DESCRIPTION_MATCH
+            or r.components.get("evidence", 0.0) > 0.0
         ]
 
     return rank

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -128,5 +129,12 @@ def _print_dashboard(settings: Settings) -> None:
                 f"  {name:28} attempts {tool['attempts']:4}  success {tool['success_rate']}  "
                 f"p50 {tool['latency_p50_ms']} ms"
             )
+        text = "convert 10 miles to km"
+        query = urllib.parse.urlencode({"text": text})
+        with urllib.request.urlopen(f"{url}/api/recommend?{query}", timeout=5) as response:
+            view = json.load(response)
+        print(f"\nlearned ranking for {text!r} (generation {view['generation']}):")
+        for rec in view["recommendations"][:3]:
+            print(f"  {rec['tool']:28} score {rec['score']:.3f}  {rec['explanation'][:90]}")
     except OSError as exc:
         print(f"  (dashboard not reachable: {exc})")

@@ -46,6 +46,10 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if settings.learning_enabled:
+            from agents.learner import flush_pending
+
+            await flush_pending()
         await close_runtime()
 
     sys.argv = ["toolwise", "worker", "--loglevel", loglevel]

@@ -16,6 +16,7 @@ class LearnedReplica:
         self.changelog_topic = changelog_topic
         self.control_topic = control_topic
         self.index = TermIndex()
+        self._keys_per_generation: dict[int, int] = {}
         self.replica = ChangelogReplica(
             bootstrap_servers, [changelog_topic, control_topic], on_apply=self._observe
         )
@@ -23,6 +24,11 @@ class LearnedReplica:
     def _observe(self, topic: str, raw_key: str, value: Any) -> None:
         if topic == self.changelog_topic:
             self.index.observe(raw_key, value is not None)
+            head = raw_key.partition("|")[0]
+            if head[1:].isdigit() and value is not None:
+                # Counts writes, not distinct keys: enough to know a generation exists.
+                gen = int(head[1:])
+                self._keys_per_generation[gen] = self._keys_per_generation.get(gen, 0) + 1
 
     async def start(self, timeout_s: float = 60.0) -> None:
         await self.replica.start(timeout_s)
@@ -43,13 +49,17 @@ class LearnedReplica:
         return None if value is None else int(value)
 
     def generations(self) -> dict[int, int]:
-        """Generation -> number of keys it holds."""
+        """Generation -> number of keys it holds (counted on demand; for status, not hot paths)."""
         counts: dict[int, int] = {}
         for raw in self.replica.table(self.changelog_topic):
             head = raw.partition("|")[0]
             if head[1:].isdigit():
                 counts[int(head[1:])] = counts.get(int(head[1:]), 0) + 1
         return counts
+
+    def known_generations(self) -> list[int]:
+        """Generations that have any state, cheaply (the learner asks on every batch)."""
+        return sorted(self._keys_per_generation)
 
     def state(self, generation: int | None = None) -> LearningState:
         """A read-only LearningState of ``generation`` (default: the active one)."""

@@ -67,3 +67,15 @@ def test_first_result_for_a_step_wins() -> None:
     state, _ = apply_progress(state, PLAN, now=1.0)
     _, out = apply_progress(state, result("i:1"), now=1.0)
     assert isinstance(out, IntentCompleted)
+
+
+def test_the_completing_event_redelivered_sends_the_same_outcome_again() -> None:
+    # A worker may stop after storing the outcome but before sending it.
+    last = result("i:1")
+    state, _ = apply_progress(None, PLAN, now=1.0)
+    state, _ = apply_progress(state, result("i:0"), now=1.0)
+    state, first = apply_progress(state, last, now=1.0)
+    state, again = apply_progress(state, last, now=5.0)
+    assert first is not None and again == first
+    _, other = apply_progress(state, result("i:0"), now=5.0)
+    assert other is None
