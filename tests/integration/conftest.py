@@ -21,6 +21,7 @@ from models import IntentSubmitted
 from streams.client import Outcome, ToolwiseClient, WorkerExited
 from streams.process import settings_env, spawn_worker
 from streams.settings import Settings
+from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -145,6 +146,15 @@ def pipeline_factory(
             worker.stop(timeout_s=20)
         if failed is not None and failed.failed:
             print(pipeline.logs())
+
+
+@pytest.fixture
+async def running_pipeline(pipeline_factory: PipelineFactory) -> Pipeline:
+    """A pipeline with its topics created and one worker started (default tools)."""
+    pipeline = pipeline_factory()
+    await ensure_topics(pipeline.settings)
+    pipeline.start_worker()
+    return pipeline
 
 
 @pytest.hookimpl(hookwrapper=True)
