@@ -1,4 +1,4 @@
-"""The result cache boundary: a protocol, Redis, and an in-memory double."""
+"""The result cache boundary: a protocol and its Redis implementation."""
 
 from __future__ import annotations
 
@@ -41,19 +41,3 @@ class RedisResultCache:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
-
-
-class MemoryResultCache:
-    """For unit tests: no expiry, inspectable."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, Any] = {}
-
-    async def get(self, key: str) -> Any | None:
-        return self.entries.get(key)
-
-    async def put(self, key: str, output: Any, ttl_s: float) -> None:
-        self.entries[key] = output
-
-    async def aclose(self) -> None:
-        self.entries.clear()
