@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from models import Event
 from models.codec import InvalidMessage, dead_letter, decode
 from streams.app import settings
+from streams.faust_fixes import committed_before
 from streams.topics import dead_letters_topic
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ async def valid_events(stream: Any, models: dict[str, type[E]]) -> AsyncIterator
     ``models`` maps a topic name to the event type expected on it.
     """
     async for event in stream.events():
+        if committed_before(event):
+            continue
         model = models[event.message.topic]
         try:
             yield event, decode(event.value, model, settings.max_message_bytes)

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import aiokafka.consumer.fetcher as _aiokafka_fetcher
 import faust
 
+import streams.faust_fixes  # patches Faust before the app exists
 from streams.settings import get_settings
-
-# Faust pauses table changelog partitions only in its own bookkeeping, not in
-# aiokafka, so a changelog's first record sits unread in aiokafka's buffer and
-# every fetch from that broker then waits aiokafka's hard-coded 100 ms
-# prefetch backoff: a fresh worker lost 100-300 ms on its first intents
-# (measured: 116-315 ms per intent, then 19-31 ms with a 5 ms backoff).
-# AIOKafkaConsumer does not expose the knob, so the Fetcher default is set here.
-_fetcher_init = _aiokafka_fetcher.Fetcher.__init__
-
-
-def _fetcher_init_short_backoff(self: object, *args: object, **kwargs: object) -> None:
-    kwargs.setdefault("prefetch_backoff", 0.005)
-    _fetcher_init(self, *args, **kwargs)
-
-
-_aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff
 
 settings = get_settings()
 
@@ -55,3 +39,6 @@ app = faust.App(
     table_cleanup_interval=30.0,
     autodiscover=False,
 )
+
+_hole_watchdog = streams.faust_fixes.HoleWatchdog(app)
+app.timer(interval=2.0)(_hole_watchdog.check)

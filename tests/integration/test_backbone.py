@@ -195,22 +195,9 @@ async def _submit_stream(
         await asyncio.sleep(pause_s)
 
 
-# Both variants are expected failures until the rebalance defect is fixed:
-# intermittently (about 1 run in 4 here) an intent published while the
-# worker's group is rebalancing is skipped -- its offset is passed, it is
-# never planned. See the README's known issues. The assertions stay strict.
-_REBALANCE_SKIP = pytest.mark.xfail(
-    reason="intermittent: an intent is skipped around a rebalance", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param("sigterm", marks=_REBALANCE_SKIP),
-        pytest.param("sigkill", marks=_REBALANCE_SKIP),
-    ],
-)
+# The new worker takes the partitions over in a rebalance while intents keep
+# arriving: the case streams/faust_fixes.py exists for.
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 async def test_restarting_the_worker_mid_stream_loses_no_intent(
     running_pipeline: Pipeline, how: str
 ) -> None:

@@ -1,0 +1,147 @@
+"""Fixes to the pinned faust-streaming 0.15.3 / aiokafka, and a watchdog.
+
+Each one was found by tracing a real run (offsets fetched, delivered, acked
+and committed, per worker) and each is pinned to the versions in
+pyproject.toml; re-check them when upgrading Faust.
+
+1. Recovery clears agent queues *after* it resumes the stream partitions.
+   After a rebalance, Faust's ``Recovery`` resumes the stream partitions,
+   seeks them to the committed offsets, and only then calls
+   ``flow_control.resume()``, which clears every agent's inbound queue. The
+   messages the fetcher delivered in between are thrown away, and the
+   seek does not bring them back: the fetcher's read offset is already past
+   them. Traced: a worker taking over after a restart delivered intents at
+   partition 0 offset 7 and partition 1 offset 5 into the queue, "resume"
+   cleared 2 queued messages, and neither intent was ever planned.
+   Messages of an older consumer generation are still dropped, by the
+   generation check every stream applies to each event, so not clearing
+   on resume loses nothing that should be kept. What the queues now also
+   keep are messages fetched before the seek from wherever aiokafka stood
+   (traced: offset 0 of every partition on a fresh worker), which were
+   committed long ago; ``committed_before`` lets the agents pass over those.
+
+2. The committer passes a one-message hole. ``Consumer._new_offset`` refuses
+   to commit past a hole only if the first acked offset is *more than one*
+   above the committed offset; but the committed offset is the next offset
+   to read, so one above it already means one message was never acked.
+   That turned the skipped message of (1) into a committed, lost one. Now
+   any hole holds the commit back, so a message that is skipped for any
+   other reason is read again after the next rebalance or restart instead
+   of being lost.
+
+3. aiokafka's prefetch backoff. Faust pauses table changelog partitions only
+   in its own bookkeeping, not in aiokafka, so a changelog's first record
+   sits unread in aiokafka's buffer and every fetch from that broker then
+   waits aiokafka's hard-coded 100 ms prefetch backoff: a fresh worker lost
+   100-300 ms on its first intents (measured: 116-315 ms per intent, then
+   19-31 ms with a 5 ms backoff). AIOKafkaConsumer does not expose the knob,
+   so the Fetcher default is set here.
+
+4. ``HoleWatchdog``: with (2), a message that never reached an agent holds
+   its partition's commit back instead of being lost, but nothing reads it
+   again until the next rebalance. Traced once in a full test run with two
+   workers (6 intents waited 120 s; not reproduced in isolation), so there
+   is at least one more way for Faust to drop a delivery around a
+   rebalance. The watchdog finds partitions whose commit has stood still
+   with nothing of theirs in flight while the log holds more, and seeks them
+   back to the committed offset. Re-reading is safe: every handler is
+   idempotent by event id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiokafka.consumer.fetcher as _aiokafka_fetcher
+from faust.transport.consumer import Consumer
+from mode.utils.queues import FlowControlEvent
+
+
+def _resume_without_clearing(self: FlowControlEvent) -> None:
+    self._suspend.clear()
+    self._resume.set()
+
+
+def committed_before(event: Any) -> bool:
+    """True if the group has committed past this event: someone processed it."""
+    message = event.message
+    committed = event.app.consumer._committed_offset.get(message.tp)
+    return committed is not None and message.offset < committed
+
+
+_new_offset = Consumer._new_offset
+
+
+def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
+    acked = self._acked[tp]
+    committed = self._committed_offset[tp]
+    if acked and committed is not None and not self._gap[tp] and min(acked) > committed:
+        return None
+    return _new_offset(self, tp)
+
+
+log = logging.getLogger(__name__)
+
+
+class HoleWatchdog:
+    """Seek a stream partition back to its committed offset once it is stuck.
+
+    Stuck: the log holds messages past the committed offset, no agent has
+    a message waiting in its queue, none of the partition's messages is
+    being processed, and the committed offset and the acked offsets have not
+    changed for ``checks`` checks in a row.
+    """
+
+    def __init__(self, app: Any, checks: int = 3) -> None:
+        self.app = app
+        self.checks = checks
+        self.reread = 0
+        self._seen: dict[Any, tuple[tuple[int, int], int]] = {}
+
+    async def check(self) -> None:
+        app = self.app
+        consumer = app.consumer
+        queued = any(q.qsize() for q in list(app.flow_control._queues))
+        if app.rebalancing or not app.flow_control.is_active() or queued:
+            self._seen.clear()
+            return
+        in_flight = {m.tp for m in list(consumer._unacked_messages) if not m.acked}
+        changelogs = app.tables.changelog_topics
+        for tp in consumer.assignment():
+            if tp.topic in changelogs or not app.topics.acks_enabled_for(tp.topic):
+                continue
+            committed = consumer._committed_offset.get(tp)
+            highwater = consumer.highwater(tp)
+            if committed is None or highwater is None or highwater <= committed or tp in in_flight:
+                self._seen.pop(tp, None)
+                continue
+            snapshot = (committed, len(consumer._acked.get(tp, ())))
+            previous, count = self._seen.get(tp, (None, 0))
+            count = count + 1 if previous == snapshot else 1
+            if count < self.checks:
+                self._seen[tp] = (snapshot, count)
+                continue
+            del self._seen[tp]
+            self.reread += 1
+            log.warning(
+                "%s[%d]: offset %d never reached an agent (log end %d); reading again from it",
+                tp.topic,
+                tp.partition,
+                committed,
+                highwater,
+            )
+            await consumer.seek(tp, committed)
+
+
+_fetcher_init = _aiokafka_fetcher.Fetcher.__init__
+
+
+def _fetcher_init_short_backoff(self: object, *args: object, **kwargs: object) -> None:
+    kwargs.setdefault("prefetch_backoff", 0.005)
+    _fetcher_init(self, *args, **kwargs)
+
+
+FlowControlEvent.resume = _resume_without_clearing  # type: ignore[method-assign]
+Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
+_aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff

@@ -1,0 +1,112 @@
+"""The commit rule of streams.faust_fixes: never commit past an offset not yet processed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+from intervaltree import IntervalTree
+
+from streams.faust_fixes import HoleWatchdog, _new_offset_without_holes
+
+TP = ("tw-intents", 0)
+
+
+def consumer(committed: int | None, acked: list[int]) -> Any:
+    return SimpleNamespace(
+        _acked=defaultdict(list, {TP: list(acked)}),
+        _acked_index=defaultdict(set, {TP: set(acked)}),
+        _committed_offset=defaultdict(lambda: None, {TP: committed}),
+        _gap=defaultdict(IntervalTree),
+    )
+
+
+def test_contiguous_acks_commit_past_the_last_one() -> None:
+    assert _new_offset_without_holes(consumer(5, [5, 6, 7]), TP) == 8
+
+
+def test_one_unprocessed_message_holds_the_commit_back() -> None:
+    # Offset 5 was never acked: Faust 0.15.3 alone would commit 8 here.
+    assert _new_offset_without_holes(consumer(5, [6, 7]), TP) is None
+
+
+def test_the_commit_moves_once_the_hole_is_filled() -> None:
+    c = consumer(5, [6, 7])
+    assert _new_offset_without_holes(c, TP) is None
+    c._acked[TP].append(5)
+    c._acked_index[TP].add(5)
+    assert _new_offset_without_holes(c, TP) == 8
+
+
+class FakeConsumer:
+    def __init__(self, tp: Any, committed: int, highwater: int, acked: list[int]) -> None:
+        self.tp = tp
+        self._committed_offset = {tp: committed}
+        self._highwater = highwater
+        self._acked = {tp: acked}
+        self._unacked_messages: list[Any] = []
+        self.seeks: list[tuple[Any, int]] = []
+
+    def assignment(self) -> set[Any]:
+        return {self.tp}
+
+    def highwater(self, tp: Any) -> int:
+        return self._highwater
+
+    async def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+def fake_app(consumer: FakeConsumer, queued: int = 0) -> Any:
+    queue = SimpleNamespace(qsize=lambda: queued)
+    return SimpleNamespace(
+        consumer=consumer,
+        rebalancing=False,
+        flow_control=SimpleNamespace(is_active=lambda: True, _queues=[queue]),
+        tables=SimpleNamespace(changelog_topics=set()),
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+    )
+
+
+class Part(NamedTuple):
+    topic: str
+    partition: int
+
+
+PART = Part("tw-intents", 1)
+
+
+async def test_a_partition_stuck_behind_a_hole_is_read_again_from_the_committed_offset() -> None:
+    consumer = FakeConsumer(PART, committed=5, highwater=9, acked=[6, 7, 8])
+    watchdog = HoleWatchdog(fake_app(consumer), checks=3)
+    for _ in range(2):
+        await watchdog.check()
+    assert consumer.seeks == []  # not before `checks` checks in a row
+    await watchdog.check()
+    assert consumer.seeks == [(PART, 5)]
+
+
+async def test_work_in_flight_or_queued_is_not_a_hole() -> None:
+    in_flight = FakeConsumer(PART, committed=5, highwater=9, acked=[6, 7, 8])
+    in_flight._unacked_messages = [SimpleNamespace(tp=PART, acked=False)]
+    queued = FakeConsumer(PART, committed=5, highwater=9, acked=[6, 7, 8])
+    caught_up = FakeConsumer(PART, committed=9, highwater=9, acked=[])
+    for consumer, app in [
+        (in_flight, fake_app(in_flight)),
+        (queued, fake_app(queued, queued=3)),
+        (caught_up, fake_app(caught_up)),
+    ]:
+        watchdog = HoleWatchdog(app, checks=3)
+        for _ in range(5):
+            await watchdog.check()
+        assert consumer.seeks == []
+
+
+async def test_a_commit_that_moves_resets_the_count() -> None:
+    consumer = FakeConsumer(PART, committed=5, highwater=20, acked=[7])
+    watchdog = HoleWatchdog(fake_app(consumer), checks=3)
+    for committed in (5, 5, 6, 6):
+        consumer._committed_offset[PART] = committed
+        await watchdog.check()
+    assert consumer.seeks == []
