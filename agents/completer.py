@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any
 
 from agents.completion import apply_progress
@@ -12,6 +13,20 @@ from streams.app import app
 from streams.topics import outcomes_topic, plans_topic, progress_topic, tool_results_topic
 from tables.workflow import intent_progress
 
+# Completing records whose outcome this process has handed to the producer
+# (which Faust flushes before it commits). After a rebalance Faust may hand
+# the same record to the agent twice; the second time the outcome must not go
+# out again. After a restart the memory is empty and the outcome is re-sent:
+# it may never have left.
+_SENT_MAX = 10_000
+_sent: OrderedDict[str, None] = OrderedDict()
+
+
+def _remember_sent(at: str) -> None:
+    _sent[at] = None
+    while len(_sent) > _SENT_MAX:
+        _sent.popitem(last=False)
+
 
 @app.agent(progress_topic, name="complete-intents")
 async def complete_intents(stream: Any) -> None:
@@ -19,9 +34,14 @@ async def complete_intents(stream: Any) -> None:
         plans_topic.get_topic_name(): PlanCreated,
         tool_results_topic.get_topic_name(): ToolCallCompleted,
     }
-    async for _event, update in valid_events(stream, models):
+    async for event, update in valid_events(stream, models):
         assert isinstance(update, PlanCreated | ToolCallCompleted)
-        state, outcome = apply_progress(intent_progress.get(update.intent_id), update, time.time())
+        message = event.message
+        at = f"{message.topic}/{message.partition}@{message.offset}"
+        state, outcome = apply_progress(
+            intent_progress.get(update.intent_id), update, time.time(), at
+        )
         intent_progress[update.intent_id] = state
-        if outcome is not None:
+        if outcome is not None and at not in _sent:
+            _remember_sent(at)
             await outcomes_topic.send(key=update.intent_id.encode(), value=outcome.to_bytes())

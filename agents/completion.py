@@ -22,15 +22,19 @@ _OUTCOME: TypeAdapter[Outcome] = TypeAdapter(
 
 
 def apply_progress(
-    state: State | None, event: PlanCreated | ToolCallCompleted, now: float
+    state: State | None, event: PlanCreated | ToolCallCompleted, now: float, at: str
 ) -> tuple[State, Outcome | None]:
-    """Return the new state and the outcome, if this event completed the intent."""
+    """Return the new state and the outcome, if this event completed the intent.
+
+    ``at`` names the record the event came in (topic, partition, offset).
+    """
     state = dict(state) if state else {"plan": None, "results": {}, "done": None}
     if state["done"] is not None:
-        if state.get("by") == event.event_id and state.get("outcome"):
-            # The event that completed the intent came again: the worker stopped
-            # after recording the outcome but maybe before sending it. Send again
-            # (same outcome id); any other late duplicate changes nothing.
+        if state.get("by") == at and state.get("outcome"):
+            # The record that completed the intent came again: the worker
+            # stopped after recording the outcome but maybe before sending it.
+            # Send again (same outcome id). A duplicate of that event in another
+            # record, or any other late event, changes nothing.
             return state, _OUTCOME.validate_python(state["outcome"])
         return state, None
     if isinstance(event, PlanCreated):
@@ -51,7 +55,7 @@ def apply_progress(
         "plan": None,
         "results": {},
         "done": outcome.event_id,
-        "by": event.event_id,
+        "by": at,
         "outcome": outcome.model_dump(mode="json"),
     }
     return done, outcome
