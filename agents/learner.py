@@ -59,6 +59,11 @@ _batch = _Batch()
 # committed these offsets and waited for them forever at shutdown. So events
 # are acked as read: a crash can lose at most one batch window of learning
 # (never an outcome), and shutdown learns what is buffered first.
+#
+# So does a rebalance: each partition's learned keys have one writer, and the
+# worker that takes a partition over recovers its keys from the changelog.
+# A batch learned after the hand-over would be written by the old owner behind
+# the new one's back (traced with two workers: counts both lost and doubled).
 @app.agent(executions_topic, name="learn-from-executions")
 async def learn_from_executions(stream: Any) -> None:
     async for event in stream.events():
@@ -71,6 +76,14 @@ async def learn_from_executions(stream: Any) -> None:
 async def _flush_overdue() -> None:
     if _batch.due():
         await _flush()
+
+
+@app.on_partitions_revoked.connect
+async def _learn_before_handing_over(
+    sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+) -> None:
+    await _flush()
+    await app.producer.flush()
 
 
 async def flush_pending() -> None:

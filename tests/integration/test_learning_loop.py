@@ -164,28 +164,6 @@ async def test_a_restarted_worker_recommends_what_it_did_before(
             assert ra["score"] == pytest.approx(rb["score"], rel=1e-3, abs=1e-3)
 
 
-async def wait_for_members(settings: Settings, count: int, timeout_s: float = 90.0) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            [response] = await admin.describe_consumer_groups([settings.app_id])
-            [group] = response.groups
-            state, members = group[2], group[5]
-            if state == "Stable" and len(members) == count:
-                return
-            assert loop.time() < deadline, (
-                f"group {settings.app_id}: {state}, {len(members)} members"
-            )
-            await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
-
-
 def toolwise(pipeline: Pipeline, *args: str) -> str:
     import subprocess
 
@@ -210,9 +188,7 @@ async def test_two_workers_agree_and_a_replayed_generation_equals_the_live_one(
     ports = [free_port(), free_port()]
     for port in ports:
         pipeline.start_worker(web_port=port)
-    # Steady state: both workers in the group before work arrives. (A worker
-    # joining mid-stream is a rebalance; see the README's known issues.)
-    await wait_for_members(settings, 2)
+    # No wait for a stable group: the second worker joins while work flows.
     texts = ["get the stock quote for ACME", "weather forecast for Oslo", "market prices today"]
     async with ToolwiseClient(settings) as client:
         await pipeline.run(client, IntentSubmitted(text="weather forecast for Rome"))
