@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
 import streams.faust_fixes  # patches Faust before the app exists
@@ -41,4 +43,11 @@ app = faust.App(
 )
 
 _hole_watchdog = streams.faust_fixes.HoleWatchdog(app)
-app.timer(interval=2.0)(_hole_watchdog.check)
+
+
+@app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+async def _watch_for_stuck_partitions() -> None:
+    try:
+        await _hole_watchdog.check()
+    except Exception:  # a failed check must not stop the worker; the next one retries
+        logging.getLogger(__name__).exception("stuck-partition check failed")

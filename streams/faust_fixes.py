@@ -42,10 +42,12 @@ pyproject.toml; re-check them when upgrading Faust.
    again until the next rebalance. Traced once in a full test run with two
    workers (6 intents waited 120 s; not reproduced in isolation), so there
    is at least one more way for Faust to drop a delivery around a
-   rebalance. The watchdog finds partitions whose commit has stood still
-   with nothing of theirs in flight while the log holds more, and seeks them
-   back to the committed offset. Re-reading is safe: every handler is
-   idempotent by event id.
+   rebalance. Nor is that the only way a partition stops: in a few full-suite
+   runs a worker never fetched one partition it was assigned (nothing
+   committed, nothing read, log end 29). The watchdog finds partitions whose
+   offsets have stood still with nothing of theirs queued or in flight while
+   the log holds more, resumes them and seeks them back to the committed
+   offset. Re-reading is safe: every handler is idempotent by event id.
 """
 
 from __future__ import annotations
@@ -85,19 +87,21 @@ log = logging.getLogger(__name__)
 
 
 class HoleWatchdog:
-    """Seek a stream partition back to its committed offset once it is stuck.
+    """Read a stream partition again from its committed offset once it is stuck.
 
-    Stuck: the log holds messages past the committed offset, no agent has
-    a message waiting in its queue, none of the partition's messages is
-    being processed, and the committed offset and the acked offsets have not
-    changed for ``checks`` checks in a row.
+    Stuck: the log holds messages past the committed offset (or, with no
+    commit yet, any message), no agent has a message waiting in its queue,
+    none of the partition's messages is being processed, and the committed,
+    acked and read offsets have not moved for ``checks`` checks in a row.
+    The partition is then resumed (in case Faust left it paused) and sought
+    to the committed offset, or to the log start if nothing was committed.
     """
 
     def __init__(self, app: Any, checks: int = 3) -> None:
         self.app = app
         self.checks = checks
         self.reread = 0
-        self._seen: dict[Any, tuple[tuple[int, int], int]] = {}
+        self._seen: dict[Any, tuple[tuple[Any, ...], int]] = {}
 
     async def check(self) -> None:
         app = self.app
@@ -108,29 +112,40 @@ class HoleWatchdog:
             return
         in_flight = {m.tp for m in list(consumer._unacked_messages) if not m.acked}
         changelogs = app.tables.changelog_topics
-        for tp in consumer.assignment():
-            if tp.topic in changelogs or not app.topics.acks_enabled_for(tp.topic):
-                continue
+        candidates = [
+            tp
+            for tp in consumer.assignment()
+            if tp.topic not in changelogs
+            and app.topics.acks_enabled_for(tp.topic)
+            and tp not in in_flight
+        ]
+        ends = await consumer.highwaters(*candidates) if candidates else {}
+        for tp in set(self._seen) - set(candidates):
+            del self._seen[tp]
+        for tp in candidates:
             committed = consumer._committed_offset.get(tp)
-            highwater = consumer.highwater(tp)
-            if committed is None or highwater is None or highwater <= committed or tp in in_flight:
+            end = ends.get(tp)
+            if end is None or end <= (committed or 0):
                 self._seen.pop(tp, None)
                 continue
-            snapshot = (committed, len(consumer._acked.get(tp, ())))
+            snapshot = (committed, len(consumer._acked.get(tp, ())), consumer._read_offset.get(tp))
             previous, count = self._seen.get(tp, (None, 0))
             count = count + 1 if previous == snapshot else 1
             if count < self.checks:
                 self._seen[tp] = (snapshot, count)
                 continue
             del self._seen[tp]
+            if committed is None:
+                committed = (await consumer.earliest_offsets(tp)).get(tp) or 0
             self.reread += 1
             log.warning(
-                "%s[%d]: offset %d never reached an agent (log end %d); reading again from it",
+                "%s[%d]: stuck at offset %d (log end %d); reading again from it",
                 tp.topic,
                 tp.partition,
                 committed,
-                highwater,
+                end,
             )
+            consumer.resume_partitions({tp})
             await consumer.seek(tp, committed)
 
 

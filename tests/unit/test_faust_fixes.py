@@ -46,13 +46,21 @@ class FakeConsumer:
         self._highwater = highwater
         self._acked = {tp: acked}
         self._unacked_messages: list[Any] = []
+        self._read_offset = {tp: highwater - 1}
         self.seeks: list[tuple[Any, int]] = []
+        self.resumed: list[Any] = []
 
     def assignment(self) -> set[Any]:
         return {self.tp}
 
-    def highwater(self, tp: Any) -> int:
-        return self._highwater
+    async def highwaters(self, *tps: Any) -> dict[Any, int]:
+        return {tp: self._highwater for tp in tps}
+
+    async def earliest_offsets(self, *tps: Any) -> dict[Any, int]:
+        return {tp: 0 for tp in tps}
+
+    def resume_partitions(self, tps: set[Any]) -> None:
+        self.resumed.extend(tps)
 
     async def seek(self, tp: Any, offset: int) -> None:
         self.seeks.append((tp, offset))
@@ -85,6 +93,17 @@ async def test_a_partition_stuck_behind_a_hole_is_read_again_from_the_committed_
     assert consumer.seeks == []  # not before `checks` checks in a row
     await watchdog.check()
     assert consumer.seeks == [(PART, 5)]
+    assert consumer.resumed == [PART]
+
+
+async def test_a_partition_never_read_is_read_from_the_log_start() -> None:
+    consumer = FakeConsumer(PART, committed=0, highwater=29, acked=[])
+    consumer._committed_offset[PART] = None  # type: ignore[assignment]
+    consumer._read_offset[PART] = None  # type: ignore[assignment]
+    watchdog = HoleWatchdog(fake_app(consumer), checks=3)
+    for _ in range(3):
+        await watchdog.check()
+    assert consumer.seeks == [(PART, 0)]
 
 
 async def test_work_in_flight_or_queued_is_not_a_hole() -> None:
