@@ -123,7 +123,10 @@ class Relay:
             PlanCreated if message.topic == self._topic("plans") else ToolCallCompleted
         )
         update = decode(message.value, model, self.settings.max_message_bytes)
-        state, outcome = apply_progress(self.progress.get(update.intent_id), update, time.time())
+        at = f"{message.topic}/{message.partition}@{message.offset}"
+        state, outcome = apply_progress(
+            self.progress.get(update.intent_id), update, time.time(), at
+        )
         if outcome is None:
             self.progress[update.intent_id] = state
             return
