@@ -109,7 +109,8 @@ async def _flush() -> None:
                 (event.message.offset, record)
             )
         for partition, records in sorted(by_partition.items()):
-            await learn(runtime, partition, records)
+            # In offset order, each offset once (a partition read again repeats some).
+            await learn(runtime, partition, sorted(dict(records).items()))
 
 
 def live_generations(replica: LearnedReplica, partition: int) -> list[int]:
@@ -139,14 +140,22 @@ async def learn(runtime: Runtime, partition: int, records: Offsets) -> None:
         fresh = [(o, r) for o, r in records if o > watermark]
         if not fresh:
             continue
-        if handoff is not None and fresh[0][0] > watermark + 1:
-            # Records between the replay's end and this batch: fetch them so
-            # the replayed generation misses nothing.
-            gap = await _fetch(runtime, partition, watermark + 1, fresh[0][0])
+        if [o for o, _ in fresh] != list(range(watermark + 1, fresh[-1][0] + 1)):
+            # Not the records right after the watermark, in order: the
+            # replay's end lies before this batch, or a partition was read
+            # again from an earlier offset (a rebalance, the stuck-partition
+            # watchdog). Read the whole stretch from the topic, so that no
+            # record is learned twice or skipped.
+            fresh = await _fetch(runtime, partition, watermark + 1, fresh[-1][0] + 1)
             log.info(
-                "generation %d, partition %d: caught up %d records", generation, partition, len(gap)
+                "generation %d, partition %d: read %d records from offset %d",
+                generation,
+                partition,
+                len(fresh),
+                watermark + 1,
             )
-            fresh = gap + fresh
+            if not fresh:
+                continue
         state = learning_state(generation, read, replica.index, write_key)
         learning.update(state, [r for _, r in fresh])
         write_key(wm_key, fresh[-1][0])
