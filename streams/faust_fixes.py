@@ -39,15 +39,15 @@ pyproject.toml; re-check them when upgrading Faust.
 
 4. ``HoleWatchdog``: with (2), a message that never reached an agent holds
    its partition's commit back instead of being lost, but nothing reads it
-   again until the next rebalance. Traced once in a full test run with two
-   workers (6 intents waited 120 s; not reproduced in isolation), so there
-   is at least one more way for Faust to drop a delivery around a
-   rebalance. Nor is that the only way a partition stops: in a few full-suite
-   runs a worker never fetched one partition it was assigned (nothing
-   committed, nothing read, log end 29). The watchdog finds partitions whose
-   offsets have stood still with nothing of theirs queued or in flight while
-   the log holds more, resumes them and seeks them back to the committed
-   offset. Re-reading is safe: every handler is idempotent by event id.
+   again until the next rebalance. And partitions still stop around
+   rebalances: in two-worker and restart runs a worker never read some
+   partitions it was assigned (nothing committed, nothing read, while the
+   log held 16-29 intents; in the traced case right after it recovered
+   standby table partitions). The cause is not found. The watchdog finds
+   partitions whose offsets have stood still with nothing of theirs queued
+   or in flight while the log holds more, resumes them and seeks them back
+   to the committed offset. Re-reading is safe: every handler is idempotent
+   by event id, and the learner reads out-of-order stretches from the topic.
 """
 
 from __future__ import annotations
