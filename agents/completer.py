@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from agents.completion import apply_progress
+from agents.completion import apply_progress, record_at
 from agents.inbound import valid_events
 from models import Event, PlanCreated, ToolCallCompleted
 from streams.app import app
@@ -36,8 +36,7 @@ async def complete_intents(stream: Any) -> None:
     }
     async for event, update in valid_events(stream, models):
         assert isinstance(update, PlanCreated | ToolCallCompleted)
-        message = event.message
-        at = f"{message.topic}/{message.partition}@{message.offset}"
+        at = record_at(event.message)
         state, outcome = apply_progress(
             intent_progress.get(update.intent_id), update, time.time(), at
         )

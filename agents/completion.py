@@ -21,12 +21,17 @@ _OUTCOME: TypeAdapter[Outcome] = TypeAdapter(
 )
 
 
+def record_at(message: Any) -> str:
+    """Where a record sits, for ``apply_progress``'s ``at``: topic/partition@offset."""
+    return f"{message.topic}/{message.partition}@{message.offset}"
+
+
 def apply_progress(
     state: State | None, event: PlanCreated | ToolCallCompleted, now: float, at: str
 ) -> tuple[State, Outcome | None]:
     """Return the new state and the outcome, if this event completed the intent.
 
-    ``at`` names the record the event came in (topic, partition, offset).
+    ``at`` names the record the event came in (``record_at``).
     """
     state = dict(state) if state else {"plan": None, "results": {}, "done": None}
     if state["done"] is not None:

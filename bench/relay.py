@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from agents.completion import State, apply_progress
+from agents.completion import State, apply_progress, record_at
 from agents.execution import StepRunner, execute_step
 from agents.planning import PlanningError, keyword_ranker, plan_steps, tool_call_requests
 from models import (
@@ -123,9 +123,8 @@ class Relay:
             PlanCreated if message.topic == self._topic("plans") else ToolCallCompleted
         )
         update = decode(message.value, model, self.settings.max_message_bytes)
-        at = f"{message.topic}/{message.partition}@{message.offset}"
         state, outcome = apply_progress(
-            self.progress.get(update.intent_id), update, time.time(), at
+            self.progress.get(update.intent_id), update, time.time(), record_at(message)
         )
         if outcome is None:
             self.progress[update.intent_id] = state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.completion import apply_progress
+from agents.completion import Outcome, State, apply_progress
 from models import IntentCompleted, IntentFailed, PlanCreated, PlanStep, ToolCallCompleted
 
 PLAN = PlanCreated(
@@ -69,12 +69,17 @@ def test_first_result_for_a_step_wins() -> None:
     assert isinstance(out, IntentCompleted)
 
 
+def completed_by(last: ToolCallCompleted, at: str) -> tuple[State, Outcome | None]:
+    """The plan, then step i:0, then ``last`` in record ``at``: the intent completes."""
+    state, _ = apply_progress(None, PLAN, now=1.0, at="results/0@16")
+    state, _ = apply_progress(state, result("i:0"), now=1.0, at="results/0@17")
+    return apply_progress(state, last, now=1.0, at=at)
+
+
 def test_the_completing_record_redelivered_sends_the_same_outcome_again() -> None:
     # A worker may stop after storing the outcome but before sending it.
     last = result("i:1")
-    state, _ = apply_progress(None, PLAN, now=1.0, at="results/0@16")
-    state, _ = apply_progress(state, result("i:0"), now=1.0, at="results/0@17")
-    state, first = apply_progress(state, last, now=1.0, at="results/0@18")
+    state, first = completed_by(last, at="results/0@18")
     state, again = apply_progress(state, last, now=5.0, at="results/0@18")
     assert first is not None and again == first
     _, other = apply_progress(state, result("i:0"), now=5.0, at="results/0@17")
@@ -84,8 +89,6 @@ def test_the_completing_record_redelivered_sends_the_same_outcome_again() -> Non
 def test_the_completing_event_in_another_record_is_only_a_duplicate() -> None:
     # An executor that ran the same call twice sends the same event twice.
     last = result("i:1")
-    state, _ = apply_progress(None, PLAN, now=1.0, at="results/0@16")
-    state, _ = apply_progress(state, result("i:0"), now=1.0, at="results/0@17")
-    state, first = apply_progress(state, last, now=1.0, at="results/0@18")
+    state, first = completed_by(last, at="results/0@18")
     _, again = apply_progress(state, last, now=1.0, at="results/0@19")
     assert first is not None and again is None
