@@ -48,6 +48,19 @@ pyproject.toml; re-check them when upgrading Faust.
    or in flight while the log holds more, resumes them and seeks them back
    to the committed offset. Re-reading is safe: every handler is idempotent
    by event id, and the learner reads out-of-order stretches from the topic.
+
+5. A partition with no committed offset is not sought at all. After every
+   rebalance Faust seeks its stream partitions with aiokafka's
+   ``seek_to_committed``, which seeks only where the committed offset is
+   above 0; a partition the group never committed stays wherever the
+   fetcher stood. Records the fetcher had already taken for it and Faust
+   then threw away (a batch cut short by the rebalance, or fetched while
+   Faust had the partition paused) are never read. Traced: a worker ran
+   tool calls 0 and 1 of a partition, was revoked before its first commit,
+   got the partition back, and its first record after the seek was offset
+   10; calls 2-9 never ran, and committing 11 then hid them from (4). Now
+   such partitions are sought to the log start, which is what the
+   ``earliest`` offset-reset policy promises.
 """
 
 from __future__ import annotations
@@ -57,6 +70,7 @@ from typing import Any
 
 import aiokafka.consumer.fetcher as _aiokafka_fetcher
 from faust.transport.consumer import Consumer
+from faust.transport.drivers import aiokafka as _faust_aiokafka
 from mode.utils.queues import FlowControlEvent
 
 
@@ -86,6 +100,24 @@ def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
 log = logging.getLogger(__name__)
 
 
+def is_stream_partition(app: Any, tp: Any) -> bool:
+    """A partition an agent reads and commits (not a table changelog, not Faust's own)."""
+    return tp.topic not in app.tables.changelog_topics and app.topics.acks_enabled_for(tp.topic)
+
+
+_seek_to_committed = _faust_aiokafka.Consumer.seek_to_committed
+
+
+async def _seek_to_committed_or_beginning(self: Any) -> Any:
+    committed = await _seek_to_committed(self)
+    fresh = [
+        tp for tp, offset in committed.items() if not offset and is_stream_partition(self.app, tp)
+    ]
+    if fresh:
+        await self._thread.seek_to_beginning(*fresh)
+    return committed
+
+
 class HoleWatchdog:
     """Read a stream partition again from its committed offset once it is stuck.
 
@@ -111,13 +143,10 @@ class HoleWatchdog:
             self._seen.clear()
             return
         in_flight = {m.tp for m in list(consumer._unacked_messages) if not m.acked}
-        changelogs = app.tables.changelog_topics
         candidates = [
             tp
             for tp in consumer.assignment()
-            if tp.topic not in changelogs
-            and app.topics.acks_enabled_for(tp.topic)
-            and tp not in in_flight
+            if is_stream_partition(app, tp) and tp not in in_flight
         ]
         ends = await consumer.highwaters(*candidates) if candidates else {}
         for tp in set(self._seen) - set(candidates):
@@ -159,4 +188,5 @@ def _fetcher_init_short_backoff(self: object, *args: object, **kwargs: object) -
 
 FlowControlEvent.resume = _resume_without_clearing  # type: ignore[method-assign]
 Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
+_faust_aiokafka.Consumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
 _aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff

@@ -1,4 +1,4 @@
-"""The commit rule of streams.faust_fixes: never commit past an offset not yet processed."""
+"""streams.faust_fixes: never commit past an offset not yet processed, never skip one on a seek."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from typing import Any, NamedTuple
 
 from intervaltree import IntervalTree
 
-from streams.faust_fixes import HoleWatchdog, _new_offset_without_holes
+from streams.faust_fixes import (
+    HoleWatchdog,
+    _new_offset_without_holes,
+    _seek_to_committed_or_beginning,
+)
 
 TP = ("tw-intents", 0)
 
@@ -129,3 +133,39 @@ async def test_a_commit_that_moves_resets_the_count() -> None:
         consumer._committed_offset[PART] = committed
         await watchdog.check()
     assert consumer.seeks == []
+
+
+class SeekingConsumer:
+    """Faust's aiokafka consumer as far as the seek after a rebalance goes."""
+
+    def __init__(self, committed: dict[Any, int | None], changelogs: set[str]) -> None:
+        self.to_beginning: list[Any] = []
+
+        async def seek_to_committed() -> dict[Any, int | None]:
+            return dict(committed)
+
+        async def seek_to_beginning(*tps: Any) -> None:
+            self.to_beginning.extend(tps)
+
+        self._thread = SimpleNamespace(
+            seek_to_committed=seek_to_committed, seek_to_beginning=seek_to_beginning
+        )
+        self.app = SimpleNamespace(
+            tables=SimpleNamespace(changelog_topics=changelogs),
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+        )
+
+
+async def test_stream_partitions_never_committed_are_read_from_the_log_start() -> None:
+    # aiokafka seeks only where the committed offset is above 0; the rest would
+    # keep whatever position the fetcher had, past records Faust threw away.
+    never = Part("tw-tool-calls", 1)
+    zero = Part("tw-intents", 0)
+    committed = Part("tw-plans", 0)
+    changelog = Part("tw-progress-changelog", 0)
+    consumer = SeekingConsumer(
+        {never: None, zero: 0, committed: 7, changelog: None}, changelogs={changelog.topic}
+    )
+    offsets = await _seek_to_committed_or_beginning(consumer)
+    assert sorted(consumer.to_beginning) == sorted([never, zero])
+    assert offsets[committed] == 7  # Faust still learns the committed offsets
