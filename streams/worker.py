@@ -36,13 +36,10 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def _dump_tasks_on_sigusr1() -> None:
-        # `kill -USR1 <pid>` prints every asyncio task's stack: what a stuck worker awaits.
-        def dump() -> None:
-            for task in asyncio.all_tasks():
-                print(f"--- {task.get_name()}", file=sys.stderr)
-                task.print_stack(limit=12, file=sys.stderr)
+        # `kill -USR1 <pid>` prints the partitions' offsets and what every task awaits.
+        from streams.diagnose import dump
 
-        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, app, sys.stderr)
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
