@@ -196,16 +196,8 @@ async def _submit_stream(
 
 
 # The new worker takes the partitions over in a rebalance while intents keep
-# arriving: the case streams/faust_fixes.py exists for. SIGKILL still fails
-# now and then (2 of about 10 full-suite runs this session: once 26 intents on
-# a partition never read, once 1 intent whose message stayed in flight for
-# 2 minutes); the cause is open, see the README's known issues.
-_KILL_STILL_LOSES = pytest.mark.xfail(
-    reason="intermittent: after SIGKILL an intent can wait forever", strict=False
-)
-
-
-@pytest.mark.parametrize("how", ["sigterm", pytest.param("sigkill", marks=_KILL_STILL_LOSES)])
+# arriving: the case streams/faust_fixes.py exists for.
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 async def test_restarting_the_worker_mid_stream_loses_no_intent(
     running_pipeline: Pipeline, how: str
 ) -> None:

@@ -49,6 +49,26 @@ def assert_same_ranking(one: dict[str, Any], other: dict[str, Any]) -> None:
         assert a["score"] == pytest.approx(b["score"], rel=1e-3, abs=1e-3)
 
 
+async def assert_workers_agree(ports: list[int], texts: list[str], timeout_s: float = 10.0) -> None:
+    """Every worker ranks every text the same, once their replicas have caught up.
+
+    A worker reads the learned state from the changelog a few milliseconds
+    behind the learner, and the learner's writes reach the changelog's
+    partitions in no fixed order; so agreement is awaited, not expected at once.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        views = [[await recommend(port, t) for t in texts] for port in ports]
+        try:
+            for first, second in zip(*views, strict=True):
+                assert_same_ranking(first, second)
+            return
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def top(view: dict[str, Any]) -> str:
     return str(view["recommendations"][0]["tool"])
 
@@ -199,9 +219,7 @@ async def test_two_workers_agree_and_a_replayed_generation_equals_the_live_one(
 
         live = await settle(settings)
         assert any(k.startswith("m|") for k in live)
-        views = [[await recommend(port, t) for t in texts] for port in ports]
-        for first, second in zip(*views, strict=True):
-            assert_same_ranking(first, second)
+        await assert_workers_agree(ports, texts)
 
         # Rebuild generation 1 from offset 0 while both workers keep serving.
         await asyncio.to_thread(toolwise, pipeline, "replay")
