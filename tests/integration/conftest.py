@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from models import IntentSubmitted
-from streams.client import Outcome, ToolwiseClient, WorkerExited
+from streams.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited
 from streams.process import settings_env, spawn_worker
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -43,6 +43,17 @@ class Worker:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    async def partition_report(self) -> str:
+        """The worker's own account of its partitions (its SIGUSR1 dump), for a failure message."""
+        if self.proc.poll() is not None:
+            return f"(exited with {self.proc.returncode})"
+        self.proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(1.0)
+        text = self.log.read_text(errors="replace")
+        start = text.rfind("=== partitions")
+        end = text.find("=== tasks", start)
+        return text[start:end] if start >= 0 else "(no report)"
 
 
 @dataclass
@@ -76,6 +87,9 @@ class Pipeline:
             return await client.wait_for(intent_ids, timeout_s, alive=self.alive)
         except WorkerExited as exc:
             raise AssertionError(f"{exc}\n{self.logs()}") from None
+        except OutcomeTimeout as exc:
+            reports = [f"--- {w.log.name}\n{await w.partition_report()}" for w in self.workers]
+            raise AssertionError("\n".join([str(exc), *reports])) from None
 
     async def run(
         self, client: ToolwiseClient, intent: IntentSubmitted, timeout_s: float = 120.0
