@@ -1,0 +1,111 @@
+"""What words alone can reach on a selection split: kNN over *fully labelled* training queries.
+
+    python -m bench.selection_ceiling --split queries.csv --test-fraction 0.2 --seed 0
+    python -m bench.selection_ceiling --train train.csv --test test.csv
+
+No partial feedback here: every training query's labelled tool is known, which is more than
+``bench.selection`` lets the learner see. The queries are the same stemmed words the
+recommender uses (``learning.text.unique_terms``), weighted by IDF and compared by cosine; a
+tool's score is the summed similarity of its labelled queries among the ``k`` nearest. It
+bounds what an outcome-learned lexical method can hope for on the same split. The last line
+printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.selection import Example, load_examples, split
+from learning.text import unique_terms
+
+Matrix = npt.NDArray[np.float32]
+
+
+def tfidf(queries: Sequence[str], vocabulary: dict[str, int], idf: Matrix) -> Matrix:
+    """Unit-length IDF-weighted bag of stemmed words, one row per query."""
+    out = np.zeros((len(queries), len(vocabulary)), dtype=np.float32)
+    for row, query in enumerate(queries):
+        for term in unique_terms(query):
+            column = vocabulary.get(term)
+            if column is not None:
+                out[row, column] = idf[column]
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out /= np.where(norms == 0, 1, norms)
+    return out
+
+
+def knn_accuracy(
+    train: Sequence[Example], test: Sequence[Example], ks: Sequence[int]
+) -> dict[int, tuple[float, float]]:
+    """Top-1 and top-5 accuracy of similarity-weighted kNN voting, per k."""
+    vocabulary: dict[str, int] = {}
+    document_frequency: dict[int, int] = {}
+    for query, _ in train:
+        for term in unique_terms(query):
+            column = vocabulary.setdefault(term, len(vocabulary))
+            document_frequency[column] = document_frequency.get(column, 0) + 1
+    df = np.array([document_frequency[c] for c in range(len(vocabulary))], dtype=np.float32)
+    idf = np.log((len(train) + 1) / (df + 1)) + 1
+    tools = sorted({tool for _, tool in [*train, *test]})
+    index = {tool: i for i, tool in enumerate(tools)}
+    train_labels = np.array([index[tool] for _, tool in train])
+    test_labels = np.array([index[tool] for _, tool in test])
+    similarity = (
+        tfidf([q for q, _ in test], vocabulary, idf)
+        @ tfidf([q for q, _ in train], vocabulary, idf).T
+    )
+    rows = np.arange(len(test))
+    results: dict[int, tuple[float, float]] = {}
+    for k in ks:
+        nearest = np.argpartition(-similarity, k, axis=1)[:, :k]
+        votes = np.zeros((len(test), len(tools)))
+        for j in range(k):
+            np.add.at(votes, (rows, train_labels[nearest[:, j]]), similarity[rows, nearest[:, j]])
+        ranked = np.argsort(-votes, axis=1)[:, :5]
+        top1 = float((ranked[:, 0] == test_labels).mean())
+        top5 = float((ranked == test_labels[:, None]).any(axis=1).mean())
+        results[k] = (top1, top5)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, help="CSV query,tool (labels all known)")
+    parser.add_argument("--test", type=Path, help="CSV query,tool held out")
+    parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 10, 20])
+    args = parser.parse_args(argv)
+    if args.split is not None:
+        train, test = split(load_examples(args.split), args.test_fraction, args.seed)
+    elif args.train is not None and args.test is not None:
+        train, test = load_examples(args.train), load_examples(args.test)
+    else:
+        parser.error("give --train and --test, or --split")
+    results = knn_accuracy(train, test, args.k)
+    for k, (top1, top5) in results.items():
+        print(f"full-label kNN k={k}: top-1 {top1:.3f}, top-5 {top5:.3f}")
+    best = max(results, key=lambda k: results[k])
+    print(
+        json.dumps(
+            {
+                "method": "full-label tf-idf kNN",
+                "best_k": best,
+                "top1": round(results[best][0], 4),
+                "top5": round(results[best][1], 4),
+                "n_train": len(train),
+                "n_test": len(test),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
