@@ -113,7 +113,11 @@ async def _seek_to_committed_or_beginning(self: Any) -> Any:
         tp for tp, offset in committed.items() if not offset and is_stream_partition(self.app, tp)
     ]
     if fresh:
-        await self._thread.seek_to_beginning(*fresh)
+        # An explicit seek, not aiokafka's seek_to_beginning: that leaves the
+        # position unset until the reset completes in the consumer thread, and
+        # Faust's livelock detector, reading positions meanwhile, crashes on it.
+        earliest = await self._thread.earliest_offsets(*fresh)
+        await self._thread.seek_wait({tp: earliest.get(tp) or 0 for tp in fresh})
     return committed
 
 

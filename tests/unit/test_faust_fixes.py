@@ -139,16 +139,21 @@ class SeekingConsumer:
     """Faust's aiokafka consumer as far as the seek after a rebalance goes."""
 
     def __init__(self, committed: dict[Any, int | None], changelogs: set[str]) -> None:
-        self.to_beginning: list[Any] = []
+        self.sought: dict[Any, int] = {}
 
         async def seek_to_committed() -> dict[Any, int | None]:
             return dict(committed)
 
-        async def seek_to_beginning(*tps: Any) -> None:
-            self.to_beginning.extend(tps)
+        async def earliest_offsets(*tps: Any) -> dict[Any, int]:
+            return {tp: 3 for tp in tps}  # older records deleted by retention
+
+        async def seek_wait(offsets: dict[Any, int]) -> None:
+            self.sought.update(offsets)
 
         self._thread = SimpleNamespace(
-            seek_to_committed=seek_to_committed, seek_to_beginning=seek_to_beginning
+            seek_to_committed=seek_to_committed,
+            earliest_offsets=earliest_offsets,
+            seek_wait=seek_wait,
         )
         self.app = SimpleNamespace(
             tables=SimpleNamespace(changelog_topics=changelogs),
@@ -167,5 +172,5 @@ async def test_stream_partitions_never_committed_are_read_from_the_log_start() -
         {never: None, zero: 0, committed: 7, changelog: None}, changelogs={changelog.topic}
     )
     offsets = await _seek_to_committed_or_beginning(consumer)
-    assert sorted(consumer.to_beginning) == sorted([never, zero])
+    assert consumer.sought == {never: 3, zero: 3}
     assert offsets[committed] == 7  # Faust still learns the committed offsets
