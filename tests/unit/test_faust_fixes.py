@@ -6,12 +6,14 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
+from aiokafka import TopicPartition
 from intervaltree import IntervalTree
 
 from streams.faust_fixes import (
     HoleWatchdog,
     _new_offset_without_holes,
     _seek_to_committed_or_beginning,
+    _verify_event_path_with_position,
 )
 
 TP = ("tw-intents", 0)
@@ -174,3 +176,27 @@ async def test_stream_partitions_never_committed_are_read_from_the_log_start() -
     offsets = await _seek_to_committed_or_beginning(consumer)
     assert consumer.sought == {never: 3, zero: 3}
     assert offsets[committed] == 7  # Faust still learns the committed offsets
+
+
+def consumer_thread(positions: dict[Any, int | None]) -> Any:
+    states = {
+        tp: SimpleNamespace(has_valid_position=position is not None)
+        for tp, position in positions.items()
+    }
+    assignment = SimpleNamespace(state_value=states.get)
+    subscriptions = SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+    return SimpleNamespace(
+        _consumer=SimpleNamespace(_fetcher=SimpleNamespace(_subscriptions=subscriptions))
+    )
+
+
+def test_the_livelock_check_skips_partitions_without_a_position(monkeypatch: Any) -> None:
+    import streams.faust_fixes as fixes
+
+    checked: list[Any] = []
+    monkeypatch.setattr(fixes, "_verify_event_path", lambda self, now, tp: checked.append(tp))
+    resetting, reading = TopicPartition("tw-intents", 0), TopicPartition("tw-intents", 1)
+    thread = consumer_thread({resetting: None, reading: 7})
+    for tp in (resetting, reading, TopicPartition("tw-intents", 2)):  # 2: not assigned
+        _verify_event_path_with_position(thread, 0.0, tp)
+    assert checked == [reading]  # Faust's check would assert on the other two
