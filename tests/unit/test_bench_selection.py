@@ -1,0 +1,75 @@
+"""The selection benchmarks run on any tools.json and query,tool CSVs, ending in one JSON line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import selection, selection_ceiling
+
+TOOLS = {
+    "weather": "Weather forecast: temperature, rain and wind for a city.",
+    "quotes": "Stock quotes: the latest share price of a company.",
+    "translate": "Translate text between languages.",
+}
+QUERIES = {
+    "weather": ["will it rain in {} tomorrow", "temperature forecast for {}", "wind in {} today"],
+    "quotes": ["share price of {} corp", "latest stock quote for {}", "how is {} stock doing"],
+    "translate": ["translate {} into french", "say {} in german", "translate the word {}"],
+}
+
+
+def write(tmp_path: Path, cities: list[str], name: str) -> Path:
+    path = tmp_path / name
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["query", "tool"])
+        for tool, patterns in QUERIES.items():
+            for city in cities:
+                for pattern in patterns:
+                    writer.writerow([pattern.format(city), tool])
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps(TOOLS))
+    train = write(tmp_path, ["oslo", "rome", "acme", "lima", "kyiv"], "train.csv")
+    test = write(tmp_path, ["paris", "globex"], "test.csv")
+    return tools, train, test
+
+
+def last_json(output: str) -> dict[str, float]:
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def test_selection_learns_from_partial_feedback_on_any_files(
+    files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    tools, train, test = files
+    selection.main(["--tools", str(tools), "--train", str(train), "--test", str(test)])
+    result = last_json(capsys.readouterr().out)
+    assert {"cold_top1", "cold_top5", "learned_top1", "learned_top5"} <= result.keys()
+    assert (result["n_train"], result["n_test"]) == (45, 18)
+    # "say paris in german" shares no word with any description: only feedback teaches it.
+    assert result["cold_top1"] < 1.0
+    assert result["learned_top1"] > result["cold_top1"]
+    assert result["learned_top5"] == 1.0  # three tools: all of them are in the top 5
+
+
+def test_the_ceiling_reports_word_knn_and_the_full_label_learner(
+    files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    tools, train, test = files
+    selection_ceiling.main(
+        ["--train", str(train), "--test", str(test), "--tools", str(tools), "--k", "1", "3"]
+    )
+    result = last_json(capsys.readouterr().out)
+    assert result["knn_top1"] == 1.0  # every test query has a same-pattern training twin
+    assert result["learner_top1"] == 1.0
+    assert (result["n_train"], result["n_test"]) == (45, 18)
