@@ -45,9 +45,11 @@ class ScoringConfig:
     """Softmax temperature over BM25 scores scaled to [0, 1]: a gap of 0.1 between two tools'
     description match is worth one nat (e^1) of prior odds (tuned on MetaTool dev)."""
 
-    exploration_temperature: float = 1.0
+    exploration_temperature: float = 0.5
     """Scale of the Gumbel noise on L: 1.0 samples exactly from the posterior over which tool
-    fits (probability matching); lower exploits more."""
+    fits (probability matching); lower exploits more. 0.5 was tuned on a dev split of MetaTool
+    train (top-1 65.8 % against 63.8 % at 1.0 and 61.8 % at 2.0); success and quality are
+    still drawn from their full posteriors."""
 
     description_floor: float = 0.5
     """Fit kept by a tool whose description matches the intent as well as the best one, even
