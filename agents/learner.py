@@ -30,26 +30,14 @@ log = logging.getLogger(__name__)
 Offsets = list[tuple[int, ExecutionRecorded]]
 
 
-class _Batch:
-    """Events read but not yet learned."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-        self.opened = 0.0
-        self.lock = asyncio.Lock()
-
-    def add(self, event: Any) -> None:
-        if not self.events:
-            self.opened = time.monotonic()
-        self.events.append(event)
-
-    def due(self) -> bool:
-        if len(self.events) >= settings.learning_batch_size:
-            return True
-        return bool(self.events) and time.monotonic() - self.opened >= settings.learning_batch_s
-
-
-_batch = _Batch()
+_batcher: learning.Batcher[Any] = learning.Batcher(
+    learning.BatchPolicy(
+        max_records=settings.learning_batch_size, max_wait_s=settings.learning_batch_s
+    )
+)
+# One batch learned at a time, in the order batches were taken: the watermark
+# of a partition must only move forward.
+_learning = asyncio.Lock()
 
 
 # Batching by hand rather than with Stream.take(): take() waits on the agent's
@@ -67,50 +55,54 @@ _batch = _Batch()
 @app.agent(executions_topic, name="learn-from-executions")
 async def learn_from_executions(stream: Any) -> None:
     async for event in stream.events():
-        _batch.add(event)
-        if _batch.due():
-            await _flush()
+        await _learn_events(_batcher.add(event, time.monotonic()))
 
 
 @app.timer(interval=0.1)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
 async def _flush_overdue() -> None:
-    if _batch.due():
-        await _flush()
+    await _learn_events(_batcher.poll(time.monotonic()))
 
 
 @app.on_partitions_revoked.connect
 async def _learn_before_handing_over(
     sender: Any, /, *args: Any, signal: Any, **kwargs: Any
 ) -> None:
-    await _flush()
+    await _learn_buffered()
     await app.producer.flush()
 
 
 async def flush_pending() -> None:
     """Learn what is buffered (at shutdown, when the flushing timer has stopped)."""
-    await _flush()
+    await _learn_buffered()
 
 
-async def _flush() -> None:
-    async with _batch.lock:
-        events = _batch.events
-        _batch.events = []
-        if not events:
-            return
-        runtime = await get_runtime(settings)
-        by_partition: dict[int, Offsets] = {}
-        for event in events:
-            try:
-                record = decode(event.value, ExecutionRecorded, settings.max_message_bytes)
-            except InvalidMessage as exc:
-                await send_dead_letter(event, exc.kind, exc.reason)
-                continue
-            by_partition.setdefault(event.message.partition, []).append(
-                (event.message.offset, record)
-            )
-        for partition, records in sorted(by_partition.items()):
-            # In offset order, each offset once (a partition read again repeats some).
-            await learn(runtime, partition, sorted(dict(records).items()))
+async def _learn_buffered() -> None:
+    # Taken under the lock: everything read up to the moment the learning runs.
+    async with _learning:
+        await _learn(_batcher.flush())
+
+
+async def _learn_events(events: list[Any] | None) -> None:
+    if events:
+        async with _learning:
+            await _learn(events)
+
+
+async def _learn(events: list[Any]) -> None:
+    if not events:
+        return
+    runtime = await get_runtime(settings)
+    by_partition: dict[int, Offsets] = {}
+    for event in events:
+        try:
+            record = decode(event.value, ExecutionRecorded, settings.max_message_bytes)
+        except InvalidMessage as exc:
+            await send_dead_letter(event, exc.kind, exc.reason)
+            continue
+        by_partition.setdefault(event.message.partition, []).append((event.message.offset, record))
+    for partition, records in sorted(by_partition.items()):
+        # In offset order, each offset once (a partition read again repeats some).
+        await learn(runtime, partition, sorted(dict(records).items()))
 
 
 def live_generations(replica: LearnedReplica, partition: int) -> list[int]:

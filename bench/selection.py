@@ -86,7 +86,7 @@ def stream(
 ) -> float:
     """Feed ``train`` as intents with partial feedback; return the online success rate."""
     rng = np.random.default_rng(seed)
-    batcher = Batcher(batch)
+    batcher: Batcher[ExecutionRecorded] = Batcher(batch)
     order = rng.permutation(len(train))
     successes = 0
     for step, index in enumerate(order):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from learning import associations
 from learning.context import context_key
@@ -11,6 +12,8 @@ from learning.metrics import apply_context_score, apply_metrics, new_context_sco
 from learning.posterior import PosteriorConfig
 from learning.state import LearningState, Record, context_score_key, metrics_key
 from models.events import ExecutionRecorded
+
+T = TypeVar("T")
 
 
 def record_context_key(record: ExecutionRecorded) -> str:
@@ -61,25 +64,25 @@ class BatchPolicy:
 
 
 @dataclass
-class Batcher:
+class Batcher(Generic[T]):
     """Size- and time-bounded batching without a clock of its own (the caller passes ``now``).
 
-    In a Faust agent ``stream.take(policy.max_records, within=policy.max_wait_s)`` does the
-    same; this is for replay tools and tests.
+    The learner agent batches Faust events with it (``time.monotonic()``); the benchmarks
+    batch records on a simulated clock.
     """
 
     policy: BatchPolicy = field(default_factory=BatchPolicy)
-    _pending: list[ExecutionRecorded] = field(default_factory=list)
+    _pending: list[T] = field(default_factory=list)
     _opened_at: float | None = None
 
-    def add(self, record: ExecutionRecorded, now: float) -> list[ExecutionRecorded] | None:
-        """Queue ``record``; return a full or overdue batch to apply, else None."""
+    def add(self, item: T, now: float) -> list[T] | None:
+        """Queue ``item``; return a full or overdue batch to apply, else None."""
         if self._opened_at is None:
             self._opened_at = now
-        self._pending.append(record)
+        self._pending.append(item)
         return self.poll(now)
 
-    def poll(self, now: float) -> list[ExecutionRecorded] | None:
+    def poll(self, now: float) -> list[T] | None:
         """The pending batch if it is full or ``max_wait_s`` old, else None."""
         if not self._pending or self._opened_at is None:
             return None
@@ -87,7 +90,7 @@ class Batcher:
         overdue = now - self._opened_at >= self.policy.max_wait_s
         return self.flush() if full or overdue else None
 
-    def flush(self) -> list[ExecutionRecorded]:
+    def flush(self) -> list[T]:
         """Everything pending, now."""
         batch, self._pending, self._opened_at = self._pending, [], None
         return batch

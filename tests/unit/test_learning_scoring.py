@@ -160,7 +160,7 @@ def test_misfits_teach_relevance_not_reliability() -> None:
 
 
 def test_batcher_closes_on_size_and_on_time() -> None:
-    batcher = Batcher(BatchPolicy(max_records=3, max_wait_s=1.0))
+    batcher: Batcher[ExecutionRecorded] = Batcher(BatchPolicy(max_records=3, max_wait_s=1.0))
     assert batcher.add(record("t", True), 0.0) is None
     assert batcher.add(record("t", True), 0.1) is None
     batch = batcher.add(record("t", True), 0.2)
