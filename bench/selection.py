@@ -121,20 +121,36 @@ def stream(
     return successes / max(len(train), 1)
 
 
+def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> None:
+    """--train/--test or --split/--test-fraction/--seed: where the labelled queries come from."""
+    parser.add_argument("--train", type=Path, help=train_help)
+    parser.add_argument("--test", type=Path, help="CSV query,tool held out for accuracy")
+    parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def examples(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[list[Example], list[Example]]:
+    """(train, test) as the arguments of ``add_example_arguments`` name them."""
+    if args.split is not None:
+        return split(load_examples(args.split), args.test_fraction, args.seed)
+    if args.train is not None and args.test is not None:
+        return load_examples(args.train), load_examples(args.test)
+    parser.error("give --train and --test, or --split")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--tools", type=Path, required=True, help="JSON object: tool -> description"
     )
-    parser.add_argument("--train", type=Path, help="CSV query,tool streamed as feedback")
-    parser.add_argument("--test", type=Path, help="CSV query,tool held out for accuracy")
-    parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
-    parser.add_argument("--test-fraction", type=float, default=0.2)
+    add_example_arguments(parser, "CSV query,tool streamed as feedback")
     parser.add_argument(
         "--dev-fraction", type=float, default=0.0,
         help="evaluate on this held-out part of train instead (for tuning)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32, help="records per learning batch")
     parser.add_argument("--batch-wait", type=float, default=60.0, help="max simulated seconds")
     parser.add_argument("--tries", type=int, default=1,
@@ -142,12 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     tools = load_tools(args.tools)
-    if args.split is not None:
-        train, test = split(load_examples(args.split), args.test_fraction, args.seed)
-    elif args.train is not None and args.test is not None:
-        train, test = load_examples(args.train), load_examples(args.test)
-    else:
-        parser.error("give --train and --test, or --split")
+    train, test = examples(args, parser)
     if args.dev_fraction > 0:
         train, test = split(train, args.dev_fraction, args.seed + 1)
 

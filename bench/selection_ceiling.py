@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bench.selection import Example, accuracy, load_examples, load_tools, split
+from bench.selection import Example, accuracy, add_example_arguments, examples, load_tools
 from learning import LearningState, Recommender, context_key, update
 from learning.text import unique_terms
 from models.events import ExecutionRecorded
@@ -111,20 +111,11 @@ def learner_accuracy(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, help="CSV query,tool (labels all known)")
-    parser.add_argument("--test", type=Path, help="CSV query,tool held out")
-    parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
+    add_example_arguments(parser, "CSV query,tool (labels all known)")
     parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 10, 20])
     parser.add_argument("--tools", type=Path, help="JSON tool -> description: also run the learner")
     args = parser.parse_args(argv)
-    if args.split is not None:
-        train, test = split(load_examples(args.split), args.test_fraction, args.seed)
-    elif args.train is not None and args.test is not None:
-        train, test = load_examples(args.train), load_examples(args.test)
-    else:
-        parser.error("give --train and --test, or --split")
+    train, test = examples(args, parser)
     results = knn_accuracy(train, test, args.k)
     for k, (top1, top5) in results.items():
         print(f"full-label kNN k={k}: top-1 {top1:.3f}, top-5 {top5:.3f}")
