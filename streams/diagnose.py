@@ -13,6 +13,8 @@ import types
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from streams.faust_fixes import in_flight
+
 
 def await_chain(task: asyncio.Task[Any]) -> Iterator[str]:
     """'file:line in function' for each coroutine the task is suspended in, outermost first."""
@@ -39,10 +41,7 @@ def partition_report(app: Any) -> Iterator[str]:
     assignment = getattr(subscription, "assignment", None)
     fetcher = getattr(kafka, "_fetcher", None)
     buffered = set(getattr(fetcher, "_records", {}) or {})
-    in_flight: dict[Any, list[int]] = {}
-    for message in list(consumer._unacked_messages):
-        if not message.acked:
-            in_flight.setdefault(message.tp, []).append(message.offset)
+    busy = in_flight(consumer)
     active = consumer._active_partitions or set()
     yield (
         f"rebalancing={app.rebalancing} flow_active={app.flow_control.is_active()} "
@@ -50,17 +49,13 @@ def partition_report(app: Any) -> Iterator[str]:
         f"queued={[q.qsize() for q in list(app.flow_control._queues)]}"
     )
     for tp in sorted(consumer.assignment()):
-        state = None
-        if assignment is not None:
-            try:
-                state = assignment.state_value(tp)
-            except Exception:  # not assigned in aiokafka (yet): say so below
-                state = None
+        # None when aiokafka does not have the partition (yet): printed as '?'.
+        state = assignment.state_value(tp) if assignment is not None else None
         acked = sorted(consumer._acked.get(tp, ()))
         yield (
             f"{tp.topic}[{tp.partition}] committed={consumer._committed_offset.get(tp)} "
             f"read={consumer._read_offset.get(tp)} acked={acked[:3]}..{len(acked)} "
-            f"in_flight={sorted(in_flight.get(tp, []))[:5]} active={tp in active} "
+            f"in_flight={sorted(busy.get(tp, []))[:5]} active={tp in active} "
             f"faust_paused={tp in consumer._paused_partitions} "
             f"kafka_position={getattr(state, '_position', '?')} "
             f"kafka_paused={getattr(state, '_paused', '?')} buffered={tp in buffered}"

@@ -108,6 +108,15 @@ def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
 log = logging.getLogger(__name__)
 
 
+def in_flight(consumer: Any) -> dict[Any, list[int]]:
+    """Offsets handed to an agent and not yet acked, per partition."""
+    found: dict[Any, list[int]] = {}
+    for message in list(consumer._unacked_messages):
+        if not message.acked:
+            found.setdefault(message.tp, []).append(message.offset)
+    return found
+
+
 def is_stream_partition(app: Any, tp: Any) -> bool:
     """A partition an agent reads and commits (not a table changelog, not Faust's own)."""
     return tp.topic not in app.tables.changelog_topics and app.topics.acks_enabled_for(tp.topic)
@@ -167,11 +176,9 @@ class HoleWatchdog:
         if app.rebalancing or not app.flow_control.is_active() or queued:
             self._seen.clear()
             return
-        in_flight = {m.tp for m in list(consumer._unacked_messages) if not m.acked}
+        busy = in_flight(consumer)
         candidates = [
-            tp
-            for tp in consumer.assignment()
-            if is_stream_partition(app, tp) and tp not in in_flight
+            tp for tp in consumer.assignment() if is_stream_partition(app, tp) and tp not in busy
         ]
         ends = await consumer.highwaters(*candidates) if candidates else {}
         for tp in set(self._seen) - set(candidates):

@@ -114,7 +114,7 @@ async def test_a_partition_never_read_is_read_from_the_log_start() -> None:
 
 async def test_work_in_flight_or_queued_is_not_a_hole() -> None:
     in_flight = FakeConsumer(PART, committed=5, highwater=9, acked=[6, 7, 8])
-    in_flight._unacked_messages = [SimpleNamespace(tp=PART, acked=False)]
+    in_flight._unacked_messages = [SimpleNamespace(tp=PART, offset=5, acked=False)]
     queued = FakeConsumer(PART, committed=5, highwater=9, acked=[6, 7, 8])
     caught_up = FakeConsumer(PART, committed=9, highwater=9, acked=[])
     for consumer, app in [
