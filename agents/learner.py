@@ -38,6 +38,8 @@ _batcher: learning.Batcher[Any] = learning.Batcher(
 # One batch learned at a time, in the order batches were taken: the watermark
 # of a partition must only move forward.
 _learning = asyncio.Lock()
+# Texts per embedding call in the worker thread: one forward batch of the model.
+_EMBED_CHUNK = 64
 
 
 # Batching by hand rather than with Stream.take(): take() waits on the agent's
@@ -149,7 +151,15 @@ async def learn(runtime: Runtime, partition: int, records: Offsets) -> None:
             if not fresh:
                 continue
         state = learning_state(generation, read, replica.index, write_key)
-        learning.update(state, [r for _, r in fresh])
+        encoder = runtime.recommender.encoder
+        if encoder is not None:
+            # The model run takes ~8 ms per intent: off the event loop, in chunks, so a
+            # 500-record batch never stalls heartbeats or planning; update() then finds
+            # every text in the encoder's cache.
+            texts = list(dict.fromkeys(r.intent_text for _, r in fresh if r.intent_text))
+            for start in range(0, len(texts), _EMBED_CHUNK):
+                await asyncio.to_thread(encoder.embed, texts[start : start + _EMBED_CHUNK])
+        learning.update(state, [r for _, r in fresh], encoder=encoder)
         write_key(wm_key, fresh[-1][0])
 
 

@@ -9,7 +9,9 @@ import numpy as np
 
 from agents.planning import Candidate, Ranker
 from learning import Recommender, context_key
+from learning.embedding import Encoder, shared_encoder
 from models import ToolSpec
+from streams.settings import Settings
 from tables.learned_replica import LearnedReplica
 
 STRATEGY = "learned-thompson"
@@ -21,6 +23,14 @@ STRATEGY = "learned-thompson"
 # with no parameters, or one free-text parameter -- became a fallback: the
 # demo's "convert 3 parsecs" was answered by testing.stats.
 MIN_DESCRIPTION_MATCH = 0.15
+# ...or intents it served lie close to this one: 0.05 is one served intent at cosine 0.7
+# (the neighbour kernel is exp((cos - 1) / 0.1)), a paraphrase rather than a shared topic.
+MIN_NEIGHBOUR_VOTES = 0.05
+
+
+def text_encoder(settings: Settings) -> Encoder | None:
+    """The sentence encoder the settings ask for (None: words only, or no model installed)."""
+    return shared_encoder(settings.text_model_dir) if settings.text_model == "minilm" else None
 
 
 def learned_ranker(
@@ -56,6 +66,7 @@ def learned_ranker(
             for r in recommendations
             if r.components.get("description", 0.0) >= MIN_DESCRIPTION_MATCH
             or r.components.get("evidence", 0.0) > 0.0
+            or r.components.get("neighbours", 0.0) >= MIN_NEIGHBOUR_VOTES
         ]
 
     return rank

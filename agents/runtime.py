@@ -13,7 +13,7 @@ from agents.cache import RedisResultCache, ResultCache
 from agents.execution import StepRunner
 from agents.planning import Ranker, keyword_ranker
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
-from agents.ranking import learned_ranker
+from agents.ranking import learned_ranker, text_encoder
 from learning import Recommender
 from models import ExecutionRecorded, ToolSpec
 from streams.settings import Settings
@@ -38,6 +38,7 @@ class Runtime:
     runner: StepRunner
     tools: Mapping[str, ToolSpec]
     learned: LearnedReplica
+    recommender: Recommender
 
     def tool_version(self, tool: str) -> str:
         spec = self.tools.get(tool)
@@ -78,13 +79,16 @@ async def get_runtime(settings: Settings) -> Runtime:
                 settings.topic_name("learning-control"),
             )
             await learned.start()
+            recommender = Recommender(encoder=text_encoder(settings))
             rank: Ranker = keyword_ranker
             strategy = KEYWORD_STRATEGY
             if settings.planner_strategy == "learned":
                 rng = np.random.default_rng()
-                rank = learned_ranker(Recommender(), learned, settings.recommend_top_k, rng)
+                rank = learned_ranker(recommender, learned, settings.recommend_top_k, rng)
                 strategy = LEARNED_STRATEGY
-            _runtime = Runtime(settings, registry, cache, rank, strategy, runner, tools, learned)
+            _runtime = Runtime(
+                settings, registry, cache, rank, strategy, runner, tools, learned, recommender
+            )
             runner.tool_versions = _runtime.tool_version
         return _runtime
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
+from learning.embedding import Encoder, load_encoder
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
 
@@ -83,6 +84,7 @@ def stream(
     seed: int,
     batch: BatchPolicy,
     tries: int,
+    encoder: Encoder | None = None,
 ) -> float:
     """Feed ``train`` as intents with partial feedback; return the online success rate."""
     rng = np.random.default_rng(seed)
@@ -114,10 +116,10 @@ def stream(
             )
             ready = batcher.add(record, now)
             if ready:
-                update(state, ready)
+                update(state, ready, encoder=encoder)
             if ok:
                 break
-    update(state, batcher.flush())
+    update(state, batcher.flush(), encoder=encoder)
     return successes / max(len(train), 1)
 
 
@@ -128,6 +130,10 @@ def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> N
     parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--words-only", action="store_true",
+        help="rank without the sentence-embedding model even when it is installed",
+    )  # fmt: skip
 
 
 def examples(
@@ -139,6 +145,27 @@ def examples(
     if args.train is not None and args.test is not None:
         return load_examples(args.train), load_examples(args.test)
     parser.error("give --train and --test, or --split")
+
+
+def encoder_for(
+    args: argparse.Namespace, tools: Sequence[ToolSpec], *texts: Sequence[Example]
+) -> Encoder | None:
+    """The sentence encoder (None with --words-only or when not installed), every query and
+    description embedded up front in batches, which is faster than one at a time."""
+    if args.words_only:
+        return None
+    queries = list(dict.fromkeys(q for part in texts for q, _ in part))
+    encoder = load_encoder(cache_size=len(queries) + len(tools) + 16)
+    if encoder is None:
+        return None
+    started = time.perf_counter()
+    step = 1024
+    for start in range(0, len(queries), step):
+        encoder.embed(queries[start : start + step])
+        done = min(start + step, len(queries))
+        rate = done / (time.perf_counter() - started)
+        print(f"embedded {done}/{len(queries)} queries ({rate:.0f}/s)", file=sys.stderr)
+    return encoder
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -163,12 +190,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         train, test = split(train, args.dev_fraction, args.seed + 1)
 
     started = time.perf_counter()
-    recommender = Recommender()
+    encoder = encoder_for(args, tools, train, test)
+    recommender = Recommender(encoder=encoder)
     state = LearningState()
     cold_top1, cold_top5 = accuracy(recommender, tools, state, test)
     print(f"cold start: top-1 {cold_top1:.3f}, top-5 {cold_top5:.3f}", file=sys.stderr)
     batch = BatchPolicy(max_records=args.batch_size, max_wait_s=args.batch_wait)
-    online = stream(recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries)
+    online = stream(
+        recommender, tools, state, train,
+        seed=args.seed, batch=batch, tries=args.tries, encoder=encoder,
+    )  # fmt: skip
     learned_top1, learned_top5 = accuracy(recommender, tools, state, test)
     print(f"learned: top-1 {learned_top1:.3f}, top-5 {learned_top5:.3f}", file=sys.stderr)
     result = {
@@ -181,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "n_test": len(test),
         "n_tools": len(tools),
         "tries_per_intent": args.tries,
+        "text_model": encoder.name if encoder else "words",
         "seed": args.seed,
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -1,4 +1,4 @@
-"""What words alone can reach on a selection split, with *every* training label known.
+"""What a selection split allows with *every* training label known: word kNN and the learner.
 
     python -m bench.selection_ceiling --split queries.csv --test-fraction 0.2 --seed 0
     python -m bench.selection_ceiling --train train.csv --test test.csv [--tools tools.json]
@@ -11,6 +11,8 @@ No partial feedback here: every training query's labelled tool is known, which i
   the summed similarity of its labelled queries among the ``k`` nearest.
 * with ``--tools``, Toolwise's own learner and recommender, fed one success per training query
   for its labelled tool: what the learned model reaches once feedback is no longer partial.
+  It uses the sentence-embedding model when installed, like ``bench.selection`` (and words
+  only with ``--words-only``).
 
 Together with ``bench.selection`` they split the gap to a target into what partial feedback
 costs and what the word model costs. The last line printed is one JSON object.
@@ -26,10 +28,19 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bench.selection import Example, accuracy, add_example_arguments, examples, load_tools
+from bench.selection import (
+    Example,
+    accuracy,
+    add_example_arguments,
+    encoder_for,
+    examples,
+    load_tools,
+)
 from learning import LearningState, Recommender, context_key, update
+from learning.embedding import Encoder
 from learning.text import unique_terms
 from models.events import ExecutionRecorded
+from models.tools import ToolSpec
 
 Matrix = npt.NDArray[np.float32]
 
@@ -82,10 +93,13 @@ def knn_accuracy(
 
 
 def learner_accuracy(
-    tools_path: Path, train: Sequence[Example], test: Sequence[Example], batch: int = 32
+    tools: Sequence[ToolSpec],
+    train: Sequence[Example],
+    test: Sequence[Example],
+    encoder: Encoder | None = None,
+    batch: int = 32,
 ) -> tuple[float, float]:
     """Top-1 and top-5 of the recommender after one success record per labelled query."""
-    tools = load_tools(tools_path)
     state = LearningState()
     records = [
         ExecutionRecorded(
@@ -105,8 +119,8 @@ def learner_accuracy(
         for i, (query, tool) in enumerate(train)
     ]
     for start in range(0, len(records), batch):
-        update(state, records[start : start + batch])
-    return accuracy(Recommender(), tools, state, test)
+        update(state, records[start : start + batch], encoder=encoder)
+    return accuracy(Recommender(encoder=encoder), tools, state, test)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -128,9 +142,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "n_test": len(test),
     }
     if args.tools is not None:
-        top1, top5 = learner_accuracy(args.tools, train, test)
+        tools = load_tools(args.tools)
+        encoder = encoder_for(args, tools, train, test)
+        top1, top5 = learner_accuracy(tools, train, test, encoder)
         print(f"full-label Toolwise learner: top-1 {top1:.3f}, top-5 {top5:.3f}")
-        summary.update(learner_top1=round(top1, 4), learner_top5=round(top5, 4))
+        summary.update(
+            learner_top1=round(top1, 4),
+            learner_top5=round(top5, 4),
+            text_model=encoder.name if encoder else "words",
+        )
     print(json.dumps(summary))
 
 

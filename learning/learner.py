@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from learning import associations
+from learning import associations, exemplars
 from learning.context import context_key
+from learning.embedding import Encoder
+from learning.exemplars import ExemplarConfig
 from learning.metrics import apply_context_score, apply_metrics, new_context_score, new_metrics
 from learning.posterior import PosteriorConfig
 from learning.state import LearningState, Record, context_score_key, metrics_key
@@ -25,8 +27,12 @@ def update(
     state: LearningState,
     records: Sequence[ExecutionRecorded],
     config: PosteriorConfig | None = None,
+    encoder: Encoder | None = None,
+    exemplar: ExemplarConfig | None = None,
 ) -> None:
     """Fold ``records`` into ``state`` in order, writing each changed key once.
+
+    With an ``encoder``, the intents are also embedded into each tool's exemplar memory.
 
     Deduplication by ``event_id`` is the caller's (the learner agent's) job; applying the same
     record twice counts it twice.
@@ -49,6 +55,8 @@ def update(
     for key, value in scores.items():
         state.context_scores[key] = value
     associations.apply_batch(state.term_tools, records)
+    if encoder is not None:
+        exemplars.apply_batch(state.exemplars, records, encoder, exemplar or ExemplarConfig())
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ Tables (the lead declares each as a changelog-backed Faust ``Table`` with these 
 
 ``tool_metrics``    key ``"<tool>@<version>"`` -> :func:`learning.metrics.new_metrics` record.
 ``context_scores``  key ``"<context key>#<tool>"`` -> :func:`learning.metrics.new_context_score`.
+``exemplars``       key ``"<tool>"`` -> embeddings of intents it served / misfit
+                    (:mod:`learning.exemplars`).
 ``term_tools``      key ``"<stemmed word>"`` -> ``{"tools": {tool: [successes, misfits]}}``;
                     plus key ``TOTALS_KEY`` -> ``{"tools": {tool: words in successes},
                     "vocabulary": distinct words seen}``.
@@ -24,6 +26,7 @@ Store = MutableMapping[str, Record]
 TOOL_METRICS = "tool_metrics"
 CONTEXT_SCORES = "context_scores"
 TERM_TOOLS = "term_tools"
+EXEMPLARS = "exemplars"
 
 # '#' cannot appear in a stemmed word (the tokenizer keeps [a-z0-9]), so no word collides.
 TOTALS_KEY = "#totals"
@@ -40,8 +43,9 @@ def context_score_key(context: str, tool: str) -> str:
 
 @dataclass
 class LearningState:
-    """The three tables the learning reads and writes; plain dicts by default."""
+    """The tables the learning reads and writes; plain dicts by default."""
 
     tool_metrics: Store = field(default_factory=dict)
     context_scores: Store = field(default_factory=dict)
     term_tools: Store = field(default_factory=dict)
+    exemplars: Store = field(default_factory=dict)

@@ -111,6 +111,11 @@ class TextConfig:
     name_repeats: int = 2  # a tool's own name ('JobTool') is its best keyword: count it twice
     gram: int = 3  # character trigrams catch morphology Porter misses ('finance'/'financial')
     word_weight: float = 0.6  # word BM25 is more precise; trigrams only break its ties/misses
+    # With a sentence encoder, the description prior mixes BM25's log-softmax with that of the
+    # embeddings' cosine (temperature 0.02: a cosine 0.02 higher is one nat). Half and half:
+    # MetaTool dev cold top-1 58.4 % against 45.9 % BM25 alone and 54.7 % embeddings alone.
+    embedding_weight: float = 0.5
+    embedding_temperature: float = 0.02
 
 
 class DescriptionIndex:
@@ -129,6 +134,12 @@ class DescriptionIndex:
         """The text indexed for one tool."""
         repeats = TextConfig.name_repeats
         return " ".join([split_identifier(name)] * repeats + [description, *keywords])
+
+    @staticmethod
+    def sentence(name: str, description: str, keywords: Iterable[str] = ()) -> str:
+        """The text a sentence encoder embeds for one tool: 'House Renting Tool: ...'."""
+        extra = f" ({', '.join(keywords)})" if keywords else ""
+        return f"{split_identifier(name)}: {description}{extra}"
 
     def scores(self, text: str) -> npt.NDArray[np.float64]:
         """Fused relevance in [0, 1] per document: each ranker scaled by its best score."""

@@ -203,7 +203,7 @@ def _generation(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _recommend(args: argparse.Namespace, settings: Settings) -> int:
-    from agents.ranking import recommendations_view
+    from agents.ranking import recommendations_view, text_encoder
     from learning import Recommender
     from streams.replay import learned_replica
     from tools.registry import ToolRegistry
@@ -215,7 +215,7 @@ def _recommend(args: argparse.Namespace, settings: Settings) -> int:
             async with ToolRegistry.from_file(settings.tools_config) as registry:
                 context = {k: str(v) for k, v in _pairs(args.context).items()}
                 return recommendations_view(
-                    Recommender(),
+                    Recommender(encoder=text_encoder(settings)),
                     replica,
                     registry.specs(),
                     args.text,

@@ -8,7 +8,6 @@ from typing import Any
 
 from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
-from learning import Recommender
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
 from streams.app import app, settings
 from streams.livestats import LiveStats
@@ -68,7 +67,7 @@ async def api_recommend(web: Any, request: Any) -> Any:
     context = {k[len("context.") :]: v for k, v in query.items() if k.startswith("context.")}
     generation = int(query["generation"]) if "generation" in query else None
     view = recommendations_view(
-        _recommender,
+        runtime.recommender,
         runtime.learned,
         list(runtime.tools.values()),
         text,
@@ -78,9 +77,6 @@ async def api_recommend(web: Any, request: Any) -> Any:
         top_k=int(query.get("top_k", 10)),
     )
     return web.json(view)
-
-
-_recommender = Recommender()
 
 
 @app.page("/dashboard")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +66,14 @@ class Settings(BaseSettings):
     )
     recommend_top_k: int = Field(
         default=5, ge=1, description="Tools the planner considers per step."
+    )
+    text_model: Literal["minilm", "words"] = Field(
+        default="minilm",
+        description="'minilm': sentence embeddings of intents and descriptions when the model "
+        "is installed (see learning/embedding.py); 'words': BM25 and word counts only.",
+    )
+    text_model_dir: str | None = Field(
+        default=None, description="Folder of a sentence-transformers MiniLM-L6 model to use."
     )
     learning_batch_size: int = Field(default=500, ge=1, description="Records per learner batch.")
     learning_batch_s: float = Field(default=1.0, gt=0, description="Longest a record waits.")

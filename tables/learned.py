@@ -8,6 +8,7 @@ key only while applying records of the partition that tool hashes to:
     g<gen>|c|<context>#<tool>      context-tool score      (learning.state.CONTEXT_SCORES)
     g<gen>|t|<word>#<tool>         [successes, misfits]    (one tool's share of TERM_TOOLS)
     g<gen>|T|<tool>                words in successes      (one tool's share of TOTALS_KEY)
+    g<gen>|e|<tool>                embedded intents        (learning.state.EXEMPLARS)
     g<gen>|wm|<partition>          last executions offset applied
     g<gen>|handoff|<partition>     offset a replay rebuilt up to (written by `toolwise replay`)
 
@@ -75,7 +76,7 @@ def _read_only(raw_key: str, value: Any) -> None:
 
 
 class _FlatView(MutableMapping[str, Record]):
-    """tool_metrics or context_scores of one generation."""
+    """tool_metrics, context_scores or exemplars of one generation."""
 
     def __init__(self, generation: int, kind: str, read: Reader, write: Writer) -> None:
         self._prefix = key(generation, kind, "")
@@ -159,4 +160,5 @@ def learning_state(
         tool_metrics=_FlatView(generation, "m", read, writer),
         context_scores=_FlatView(generation, "c", read, writer),
         term_tools=_TermView(generation, read, writer, index),
+        exemplars=_FlatView(generation, "e", read, writer),
     )

