@@ -88,6 +88,12 @@ class Recommendation:
     components: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Described:
+    index: DescriptionIndex
+    vectors: Vectors | None  # one unit row per tool, when the recommender has an encoder
+
+
 @dataclass
 class _Estimates:
     log_fit: Array
@@ -123,42 +129,37 @@ class Recommender:
         self.text = text or TextConfig()
         self.encoder = encoder
         self.exemplar = exemplar or ExemplarConfig()
-        self._indexes: dict[tuple[tuple[str, str, tuple[str, ...]], ...], DescriptionIndex] = {}
-        self._described: dict[tuple[tuple[str, str, tuple[str, ...]], ...], Vectors] = {}
+        self._described: dict[tuple[tuple[str, str, tuple[str, ...]], ...], _Described] = {}
         self._exemplars = ExemplarIndex()
 
-    def _index(self, tools: Sequence[ToolSpec]) -> DescriptionIndex:
+    def _descriptions(self, tools: Sequence[ToolSpec]) -> _Described:
+        """The BM25 index (and, with an encoder, the embeddings) of this tool list's texts."""
         key = tuple((t.name, t.description, t.keywords) for t in tools)
-        index = self._indexes.get(key)
-        if index is None:
+        described = self._described.get(key)
+        if described is None:
             docs = [DescriptionIndex.document(t.name, t.description, t.keywords) for t in tools]
-            index = DescriptionIndex(docs, self.text)
-            if len(self._indexes) > 8:  # tool lists change rarely; keep a few, not all ever seen
-                self._indexes.clear()
-            self._indexes[key] = index
-        return index
-
-    def _description_vectors(self, tools: Sequence[ToolSpec], encoder: Encoder) -> Vectors:
-        key = tuple((t.name, t.description, t.keywords) for t in tools)
-        vectors = self._described.get(key)
-        if vectors is None:
-            docs = [DescriptionIndex.sentence(t.name, t.description, t.keywords) for t in tools]
-            vectors = encoder.embed(docs)
-            if len(self._described) > 8:
+            vectors = None
+            if self.encoder is not None:
+                sentences = [DescriptionIndex.sentence(t.name, t.description, t.keywords)
+                             for t in tools]  # fmt: skip
+                vectors = self.encoder.embed(sentences)
+            described = _Described(DescriptionIndex(docs, self.text), vectors)
+            if len(self._described) > 8:  # tool lists change rarely; keep a few, not all ever seen
                 self._described.clear()
-            self._described[key] = vectors
-        return vectors
+            self._described[key] = described
+        return described
 
     def _log_prior(
         self, text: str, tools: Sequence[ToolSpec]
     ) -> tuple[Array, Array, Vectors | None]:
         """(log-prior over tools from their descriptions, BM25 relevance, intent embedding)."""
-        relevance = self._index(tools).scores(text)
+        described = self._descriptions(tools)
+        relevance = described.index.scores(text)
         log_prior = _log_softmax(relevance / self.scoring.prior_temperature)
-        if self.encoder is None:
+        if self.encoder is None or described.vectors is None:
             return log_prior, relevance, None
         query = self.encoder.embed([text])[0]
-        cosine = self._description_vectors(tools, self.encoder) @ query
+        cosine = described.vectors @ query
         semantic = _log_softmax(cosine.astype(np.float64) / self.text.embedding_temperature)
         weight = self.text.embedding_weight
         return (1.0 - weight) * log_prior + weight * semantic, relevance, query
