@@ -17,6 +17,7 @@ from typing import Any
 import learning
 from agents.inbound import send_dead_letter
 from agents.runtime import Runtime, get_runtime
+from learning import exemplars
 from models import ExecutionRecorded
 from models.codec import InvalidMessage, decode
 from streams.app import app, settings
@@ -156,7 +157,7 @@ async def learn(runtime: Runtime, partition: int, records: Offsets) -> None:
             # The model run takes ~8 ms per intent: off the event loop, in chunks, so a
             # 500-record batch never stalls heartbeats or planning; update() then finds
             # every text in the encoder's cache.
-            texts = list(dict.fromkeys(r.intent_text for _, r in fresh if r.intent_text))
+            texts = exemplars.texts_to_embed(r for _, r in fresh)
             for start in range(0, len(texts), _EMBED_CHUNK):
                 await asyncio.to_thread(encoder.embed, texts[start : start + _EMBED_CHUNK])
         learning.update(state, [r for _, r in fresh], encoder=encoder)

@@ -83,19 +83,30 @@ def decode(stored: dict[str, str]) -> Vectors:
     return vectors
 
 
+def _kind(record: ExecutionRecorded) -> str | None:
+    """Which memory the record's intent goes to; None for a broken tool, which says nothing
+    about which intents it fits, and for a record without text."""
+    if not record.intent_text:
+        return None
+    if record.ok:
+        return "ok"
+    return "misfit" if is_misfit(record) else None
+
+
+def texts_to_embed(records: Iterable[ExecutionRecorded]) -> list[str]:
+    """The distinct intent texts :func:`apply_batch` will embed for ``records``: the learner
+    embeds them ahead, off the event loop, so that apply_batch finds them cached."""
+    return list(dict.fromkeys(r.intent_text for r in records if _kind(r) is not None))
+
+
 def apply_batch(
     store: Store, records: Iterable[ExecutionRecorded], encoder: Encoder, config: ExemplarConfig
 ) -> None:
     """Append the records' intents to their tools' ok or misfit memory, one write per tool."""
     added: dict[tuple[str, str], list[str]] = {}
     for record in records:
-        if record.ok:
-            kind = "ok"
-        elif is_misfit(record):
-            kind = "misfit"
-        else:
-            continue  # a broken tool says nothing about which intents it fits
-        if record.intent_text:
+        kind = _kind(record)
+        if kind is not None:
             added.setdefault((record.tool, kind), []).append(record.intent_text)
     if not added:
         return
