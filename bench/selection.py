@@ -84,9 +84,10 @@ def stream(
     seed: int,
     batch: BatchPolicy,
     tries: int,
-    encoder: Encoder | None = None,
 ) -> float:
-    """Feed ``train`` as intents with partial feedback; return the online success rate."""
+    """Feed ``train`` as intents with partial feedback; return the online success rate.
+
+    Learning embeds with the recommender's own encoder, so both see the same vectors."""
     rng = np.random.default_rng(seed)
     batcher: Batcher[ExecutionRecorded] = Batcher(batch)
     order = rng.permutation(len(train))
@@ -116,10 +117,10 @@ def stream(
             )
             ready = batcher.add(record, now)
             if ready:
-                update(state, ready, encoder=encoder)
+                update(state, ready, encoder=recommender.encoder)
             if ok:
                 break
-    update(state, batcher.flush(), encoder=encoder)
+    update(state, batcher.flush(), encoder=recommender.encoder)
     return successes / max(len(train), 1)
 
 
@@ -150,8 +151,8 @@ def examples(
 def encoder_for(
     args: argparse.Namespace, tools: Sequence[ToolSpec], *texts: Sequence[Example]
 ) -> Encoder | None:
-    """The sentence encoder (None with --words-only or when not installed), every query and
-    description embedded up front in batches, which is faster than one at a time."""
+    """The sentence encoder (None with --words-only or when not installed), with every query
+    embedded up front in batches, which is faster than one at a time."""
     if args.words_only:
         return None
     queries = list(dict.fromkeys(q for part in texts for q, _ in part))
@@ -196,10 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cold_top1, cold_top5 = accuracy(recommender, tools, state, test)
     print(f"cold start: top-1 {cold_top1:.3f}, top-5 {cold_top5:.3f}", file=sys.stderr)
     batch = BatchPolicy(max_records=args.batch_size, max_wait_s=args.batch_wait)
-    online = stream(
-        recommender, tools, state, train,
-        seed=args.seed, batch=batch, tries=args.tries, encoder=encoder,
-    )  # fmt: skip
+    online = stream(recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries)
     learned_top1, learned_top5 = accuracy(recommender, tools, state, test)
     print(f"learned: top-1 {learned_top1:.3f}, top-5 {learned_top5:.3f}", file=sys.stderr)
     result = {
