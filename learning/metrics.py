@@ -117,9 +117,12 @@ def apply_context_score(
         out["misfits"] += 1
         return out
     now = max(out["updated_at"], record.occurred_at)
-    fields = ("successes", "failures", "quality_weight", "cost_weight", "latency_weight")
+    fields = ("successes", "failures", "cost_weight", "latency_weight")
     for name in fields:  # time decay first, so idle evidence fades (see half_life_s)
         out[name] = decayed(out[name], out["updated_at"], now, config.half_life_s)
+    out["quality_weight"] = decayed(
+        out["quality_weight"], out["updated_at"], now, config.quality_half_life_s
+    )
     out["successes"], out["failures"] = discounted_update(
         out["successes"], out["failures"], record.ok, config.discount
     )

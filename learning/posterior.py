@@ -23,6 +23,13 @@ class PosteriorConfig:
     becomes uncertain again and is retried within tens of minutes, not never; an outage of a
     tool rarely lasts less, so retrying sooner would mostly waste calls."""
 
+    quality_half_life_s: float = 86_400.0
+    """Quality evidence of a tool for a kind of intent fades over a day, not 15 minutes: an
+    outage ends by itself, but a tool that gave poor answers for summaries does not start
+    giving good ones while nobody calls it. (New observations still replace old ones at
+    ``discount``.) With the outage half-life, the trade-off bench re-tried tools known to be
+    poor for a task every few hundred intents."""
+
     prior_successes: float = 3.0
     prior_failures: float = 1.0
     """Beta(3, 1): a new tool is assumed to work (mean 0.75) until shown otherwise, so it is

@@ -274,7 +274,7 @@ class Recommender:
                 since = score["updated_at"]
                 alpha[i] += decayed(score["successes"], since, at, post.half_life_s)
                 beta[i] += decayed(score["failures"], since, at, post.half_life_s)
-                w = decayed(score["quality_weight"], since, at, post.half_life_s)
+                w = decayed(score["quality_weight"], since, at, post.quality_half_life_s)
                 if w > 0:
                     rated = True
                     q_mean = (q_prior * q_weight + score["quality_mean"] * w) / (q_weight + w)

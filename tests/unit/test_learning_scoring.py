@@ -147,6 +147,21 @@ def test_tool_that_starts_failing_loses_rank_within_bounded_executions(history: 
     assert failures <= 20  # bound: discount 0.95 forgets a long good record within ~14-20 calls
 
 
+def test_poor_quality_is_remembered_after_failures_have_faded() -> None:
+    rec, state, text = Recommender(), LearningState(), "weather in Paris"
+    elsewhere = "forecast wind speed Rome"  # another kind of intent, where it answers well
+    update(state, [record("weather.forecast", True, quality=1.0, text=elsewhere)] * 10)
+    update(state, [record("weather.forecast", True, quality=0.2) for _ in range(3)])
+    update(state, [record("weather.backup", False) for _ in range(3)])
+    hour_later = 3600.0  # four outage half-lives: the backup's failures are mostly forgotten
+    est = {
+        r.tool: r.components
+        for r in rec.recommend(text, None, TOOLS, state, explore=False, now=hour_later)
+    }
+    assert est["weather.backup"]["success"] > 0.6  # retried soon: an outage may be over
+    assert est["weather.forecast"]["quality"] < 0.5  # still known to answer these poorly
+
+
 def test_misfits_teach_relevance_not_reliability() -> None:
     state = LearningState()
     update(
