@@ -1,12 +1,14 @@
 """Cost/quality trade-off benchmark: learned tool choice vs a static choice vs the oracle.
 
-    python -m bench.tradeoff --out DIR [--steps 8000 --seed 0]
+    python -m bench.tradeoff --out DIR [--steps 8000 --seed 0] [--words-only]
 
 A synthetic workload of four intent types (declared as ``task``). Tools: one premium
 generalist (good everywhere, expensive, slow), one cheap specialist per type (as good as the
 premium on its own type, poor elsewhere) and one budget tool (cheap, mediocre). The summarize
 specialist degrades (success 95 % -> 20 %) for a window and then recovers. Writes
 ``DIR/tradeoff.json`` and ``DIR/tradeoff_regret.png``; prints the JSON as its last line.
+The recommender ranks as the worker does by default, with the sentence model when it is
+installed; ``--words-only`` ranks as ``TOOLWISE_TEXT_MODEL=words`` does.
 
 Baselines: *static* is the single tool with the best average quality over the intent types,
 chosen up front (the premium generalist), which is what one picks without per-intent learning;
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from learning import LearningState, Recommender, ScoringConfig, update
+from learning.embedding import Encoder, load_encoder
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
 
@@ -89,7 +92,10 @@ def utility(
     )
 
 
-def run(steps: int, seed: int, drift: tuple[int, int], warmup: int) -> dict[str, object]:
+def run(
+    steps: int, seed: int, drift: tuple[int, int], warmup: int, encoder: Encoder | None = None
+) -> dict[str, object]:
+    """Stream ``steps`` intents; ``encoder`` None ranks with words only, as without the model."""
     sims = make_tools()
     by_name = {s.name: s for s in sims}
     specs = [
@@ -99,7 +105,7 @@ def run(steps: int, seed: int, drift: tuple[int, int], warmup: int) -> dict[str,
         )
         for s in sims
     ]  # fmt: skip
-    recommender = Recommender()
+    recommender = Recommender(encoder=encoder)
     scoring = recommender.scoring
     state = LearningState()
     rng = np.random.default_rng(seed)
@@ -164,6 +170,7 @@ def run(steps: int, seed: int, drift: tuple[int, int], warmup: int) -> dict[str,
     stable = window(warmup, drift[0])
     recovery = int(np.argmax(np.convolve(drifting_share[drift[1] :], np.ones(50), "valid") >= 5))
     return {
+        "text_model": "words" if encoder is None else "minilm",
         "static_baseline": f"{static.name}: best average quality over tasks, chosen up front",
         "steps": steps,
         "warmup": warmup,
@@ -172,7 +179,7 @@ def run(steps: int, seed: int, drift: tuple[int, int], warmup: int) -> dict[str,
         "after_warmup": after,
         "before_drift": stable,
         "during_drift": window(drift[0], drift[1]),
-        "after_recovery": window(drift[1] + 1000, steps),
+        "after_recovery": window(drift[1] + min(1000, (steps - drift[1]) // 2), steps),
         "cost_ratio_learned_vs_static": round(
             after["learned"]["cost"] / after["static"]["cost"], 3
         ),
@@ -216,9 +223,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument(
+        "--words-only", action="store_true",
+        help="rank without the sentence-embedding model even when it is installed",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     drift = (int(args.steps * 0.375), int(args.steps * 0.5625))  # 3000-4500 of 8000
-    result = run(args.steps, args.seed, drift, args.warmup)
+    encoder = None if args.words_only else load_encoder()
+    result = run(args.steps, args.seed, drift, args.warmup, encoder)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(result, args.out / "tradeoff_regret.png")
     result.pop("_regret_series")
