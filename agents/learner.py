@@ -18,6 +18,7 @@ import learning
 from agents.inbound import send_dead_letter
 from agents.runtime import Runtime, get_runtime
 from learning import exemplars
+from learning.embedding import Vectors
 from models import ExecutionRecorded
 from models.codec import InvalidMessage, decode
 from streams.app import app, settings
@@ -153,14 +154,17 @@ async def learn(runtime: Runtime, partition: int, records: Offsets) -> None:
                 continue
         state = learning_state(generation, read, replica.index, write_key)
         encoder = runtime.recommender.encoder
+        embedded: dict[str, Vectors] = {}
         if encoder is not None:
-            # The model run takes ~8 ms per intent: off the event loop, in chunks, so a
-            # 500-record batch never stalls heartbeats or planning; update() then finds
-            # every text in the encoder's cache.
+            # The model run takes ~3-8 ms per intent: off the event loop, in chunks, so a
+            # 500-record batch (or a longer stretch read again) never stalls heartbeats or
+            # planning; update() takes the vectors as they are.
             texts = exemplars.texts_to_embed(r for _, r in fresh)
             for start in range(0, len(texts), _EMBED_CHUNK):
-                await asyncio.to_thread(encoder.embed, texts[start : start + _EMBED_CHUNK])
-        learning.update(state, [r for _, r in fresh], encoder=encoder)
+                chunk = texts[start : start + _EMBED_CHUNK]
+                vectors = await asyncio.to_thread(encoder.embed, chunk)
+                embedded.update(zip(chunk, vectors, strict=True))
+        learning.update(state, [r for _, r in fresh], encoder=encoder, embedded=embedded)
         write_key(wm_key, fresh[-1][0])
 
 

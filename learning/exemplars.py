@@ -22,7 +22,7 @@ JSON record: 0.5 KB per intent.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,14 +95,20 @@ def _kind(record: ExecutionRecorded) -> str | None:
 
 def texts_to_embed(records: Iterable[ExecutionRecorded]) -> list[str]:
     """The distinct intent texts :func:`apply_batch` will embed for ``records``: the learner
-    embeds them ahead, off the event loop, so that apply_batch finds them cached."""
+    embeds them ahead, off the event loop, and hands them over as ``embedded``."""
     return list(dict.fromkeys(r.intent_text for r in records if _kind(r) is not None))
 
 
 def apply_batch(
-    store: Store, records: Iterable[ExecutionRecorded], encoder: Encoder, config: ExemplarConfig
+    store: Store,
+    records: Iterable[ExecutionRecorded],
+    encoder: Encoder,
+    config: ExemplarConfig,
+    embedded: Mapping[str, Vectors] | None = None,
 ) -> None:
-    """Append the records' intents to their tools' ok or misfit memory, one write per tool."""
+    """Append the records' intents to their tools' ok or misfit memory, one write per tool.
+
+    Texts in ``embedded`` are taken from it; ``encoder`` embeds the others."""
     added: dict[tuple[str, str], list[str]] = {}
     for record in records:
         kind = _kind(record)
@@ -110,8 +116,9 @@ def apply_batch(
             added.setdefault((record.tool, kind), []).append(record.intent_text)
     if not added:
         return
-    texts = list(dict.fromkeys(t for batch in added.values() for t in batch))
-    vectors = dict(zip(texts, encoder.embed(texts), strict=True))
+    vectors = dict(embedded or {})
+    texts = [t for t in dict.fromkeys(t for new in added.values() for t in new) if t not in vectors]
+    vectors.update(zip(texts, encoder.embed(texts), strict=True))
     for tool in dict.fromkeys(tool for tool, _ in added):
         current = store.get(tool)
         out: Record = dict(current) if current is not None else {}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from learning import associations, exemplars
 from learning.context import context_key
-from learning.embedding import Encoder
+from learning.embedding import Encoder, Vectors
 from learning.exemplars import ExemplarConfig
 from learning.metrics import apply_context_score, apply_metrics, new_context_score, new_metrics
 from learning.posterior import PosteriorConfig
@@ -29,10 +29,12 @@ def update(
     config: PosteriorConfig | None = None,
     encoder: Encoder | None = None,
     exemplar: ExemplarConfig | None = None,
+    embedded: Mapping[str, Vectors] | None = None,
 ) -> None:
     """Fold ``records`` into ``state`` in order, writing each changed key once.
 
-    With an ``encoder``, the intents are also embedded into each tool's exemplar memory.
+    With an ``encoder``, the intents are also embedded into each tool's exemplar memory;
+    texts found in ``embedded`` (computed ahead, e.g. in a worker thread) are not run again.
 
     Deduplication by ``event_id`` is the caller's (the learner agent's) job; applying the same
     record twice counts it twice.
@@ -56,7 +58,9 @@ def update(
         state.context_scores[key] = value
     associations.apply_batch(state.term_tools, records)
     if encoder is not None:
-        exemplars.apply_batch(state.exemplars, records, encoder, exemplar or ExemplarConfig())
+        exemplars.apply_batch(
+            state.exemplars, records, encoder, exemplar or ExemplarConfig(), embedded
+        )
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 from learning import LearningState, Recommender, update
-from learning.embedding import DIMENSIONS, Encoder
+from learning.embedding import DIMENSIONS, Encoder, Vectors
 from learning.exemplars import ExemplarConfig, apply_batch, decode, encode
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
@@ -82,6 +84,26 @@ def test_memory_keeps_the_latest_per_tool_and_ignores_broken_calls(encoder: Enco
     assert np.allclose(kept, latest, atol=0.01)  # the oldest was dropped
     assert "ok" not in store["quotes"]
     assert len(decode(store["quotes"]["misfit"])) == 1  # type: ignore[arg-type]
+
+
+def test_vectors_embedded_ahead_are_stored_and_not_run_again(encoder: Encoder) -> None:
+    ahead = encoder.embed(["rain in Oslo"])[0]
+    ran: list[list[str]] = []
+
+    class Counting(Encoder):  # the real model, recording what it is asked to run
+        def __init__(self) -> None:
+            self.__dict__.update(encoder.__dict__)
+
+        def embed(self, texts: Sequence[str]) -> Vectors:
+            ran.append(list(texts))
+            return encoder.embed(texts)
+
+    store: dict[str, dict[str, object]] = {}
+    batch = [record("weather", "rain in Oslo", True), record("weather", "wind in Rome", True)]
+    apply_batch(store, batch, Counting(), ExemplarConfig(), {"rain in Oslo": ahead})
+    assert ran == [["wind in Rome"]]  # the learner's worker thread already did the other
+    kept = decode(store["weather"]["ok"])  # type: ignore[arg-type]
+    assert np.allclose(kept, np.stack([ahead, encoder.embed(["wind in Rome"])[0]]), atol=0.01)
 
 
 TOOLS = [
