@@ -16,6 +16,7 @@ import csv
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,7 @@ Example = tuple[str, str]  # (query, labelled tool)
 # One simulated second between intents: a steady stream, slow enough that the default
 # --batch-wait of 60 s and --batch-size of 32 both bound batches.
 SECONDS_PER_INTENT = 1.0
+RARELY_FOUND = 5  # a tool found for fewer streamed intents has almost no learned exemplars
 
 
 def load_tools(path: Path) -> list[ToolSpec]:
@@ -62,8 +64,10 @@ def accuracy(
     tools: Sequence[ToolSpec],
     state: LearningState,
     test: Sequence[Example],
+    missed: list[str] | None = None,
 ) -> tuple[float, float]:
-    """Top-1 and top-5 accuracy of the greedy (no exploration) ranking."""
+    """Top-1 and top-5 accuracy of the greedy (no exploration) ranking; the labels of top-5
+    misses are appended to ``missed`` when given."""
     top1 = top5 = 0
     for query, label in test:
         ranked = [
@@ -71,6 +75,8 @@ def accuracy(
         ]
         top1 += bool(ranked) and ranked[0] == label
         top5 += label in ranked
+        if missed is not None and label not in ranked:
+            missed.append(label)
     n = max(len(test), 1)
     return top1 / n, top5 / n
 
@@ -84,14 +90,17 @@ def stream(
     seed: int,
     batch: BatchPolicy,
     tries: int,
+    found: Counter[str] | None = None,
 ) -> float:
     """Feed ``train`` as intents with partial feedback; return the online success rate.
 
+    ``found`` counts, per labelled tool, the intents on which one of the tries was it.
     Learning embeds with the recommender's own encoder, so both see the same vectors."""
     rng = np.random.default_rng(seed)
     batcher: Batcher[ExecutionRecorded] = Batcher(batch)
     order = rng.permutation(len(train))
     successes = 0
+    found = found if found is not None else Counter()
     for step, index in enumerate(order):
         query, label = train[int(index)]
         now = step * SECONDS_PER_INTENT
@@ -100,6 +109,7 @@ def stream(
         for attempt, choice in enumerate(ranked, start=1):
             ok = choice.tool == label
             successes += ok and attempt == 1
+            found[label] += ok
             record = ExecutionRecorded(
                 intent_id=f"q{step}",
                 call_id=f"q{step}",
@@ -197,8 +207,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     cold_top1, cold_top5 = accuracy(recommender, tools, state, test)
     print(f"cold start: top-1 {cold_top1:.3f}, top-5 {cold_top5:.3f}", file=sys.stderr)
     batch = BatchPolicy(max_records=args.batch_size, max_wait_s=args.batch_wait)
-    online = stream(recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries)
-    learned_top1, learned_top5 = accuracy(recommender, tools, state, test)
+    found: Counter[str] = Counter()
+    online = stream(
+        recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries, found=found
+    )
+    missed: list[str] = []
+    learned_top1, learned_top5 = accuracy(recommender, tools, state, test, missed)
     print(f"learned: top-1 {learned_top1:.3f}, top-5 {learned_top5:.3f}", file=sys.stderr)
     result = {
         "cold_top1": round(cold_top1, 4),
@@ -206,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "learned_top1": round(learned_top1, 4),
         "learned_top5": round(learned_top5, 4),
         "online_success": round(online, 4),
+        # Partial feedback learns a tool only where one of the tries picked it:
+        "found_within_tries": round(sum(found.values()) / max(len(train), 1), 4),
+        "top5_misses": len(missed),
+        f"top5_misses_tool_found_under_{RARELY_FOUND}_times": sum(
+            found[label] < RARELY_FOUND for label in missed
+        ),
         "n_train": len(train),
         "n_test": len(test),
         "n_tools": len(tools),

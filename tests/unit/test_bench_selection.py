@@ -70,6 +70,10 @@ def test_selection_learns_from_partial_feedback_on_any_files(
     assert result["cold_top1"] < 1.0
     assert result["learned_top1"] > result["cold_top1"]
     assert result["learned_top5"] == 1.0  # three tools: all of them are in the top 5
+    # With one try per intent, the labelled tool was found at least as often as it was
+    # first, and no test query misses the top 5.
+    assert result["online_success"] <= result["found_within_tries"] <= 1.0
+    assert result["top5_misses"] == result["top5_misses_tool_found_under_5_times"] == 0
 
 
 def test_the_ceiling_reports_word_knn_and_the_full_label_learner(
