@@ -6,7 +6,7 @@ import bisect
 import copy
 from typing import Any
 
-from learning.posterior import PosteriorConfig, decayed, discounted_mean, discounted_update
+from learning.posterior import PosteriorConfig, decayed, discounted_mean, observe
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind
 
@@ -49,6 +49,8 @@ def new_metrics(tool: str, version: str) -> Record:
         # Discounted success posterior counts (order-dependent, see PosteriorConfig.discount):
         "reliable_successes": 0.0,
         "reliable_failures": 0.0,
+        "failure_run": 0,  # reliable failures in a row, and the success mean before them
+        "failure_run_from": 0.0,
         "updated_at": 0.0,
     }
 
@@ -62,6 +64,8 @@ def new_context_score(context: str, tool: str) -> Record:
         "successes": 0.0,  # discounted
         "failures": 0.0,  # discounted, broken-tool failures only (misfits teach relevance)
         "misfits": 0,
+        "failure_run": 0,  # broken-tool failures in a row, and the success mean before them
+        "failure_run_from": 0.0,
         "quality_mean": 0.0,
         "quality_weight": 0.0,  # discounted number of quality observations
         "cost_mean": 0.0,
@@ -100,9 +104,10 @@ def apply_metrics(metrics: Record, record: ExecutionRecorded, config: PosteriorC
         now = max(out["updated_at"], record.occurred_at)
         s = decayed(out["reliable_successes"], out["updated_at"], now, config.half_life_s)
         f = decayed(out["reliable_failures"], out["updated_at"], now, config.half_life_s)
-        out["reliable_successes"], out["reliable_failures"] = discounted_update(
-            s, f, record.ok, config.discount
-        )
+        run, run_from = out.get("failure_run", 0), out.get("failure_run_from", 0.0)
+        s, f, run, run_from = observe((s, f), run, run_from, record.ok, config)
+        out["reliable_successes"], out["reliable_failures"] = s, f
+        out["failure_run"], out["failure_run_from"] = run, run_from
         out["updated_at"] = now
     return out
 
@@ -123,9 +128,12 @@ def apply_context_score(
     out["quality_weight"] = decayed(
         out["quality_weight"], out["updated_at"], now, config.quality_half_life_s
     )
-    out["successes"], out["failures"] = discounted_update(
-        out["successes"], out["failures"], record.ok, config.discount
+    run, run_from = out.get("failure_run", 0), out.get("failure_run_from", 0.0)
+    successes, failures, run, run_from = observe(
+        (out["successes"], out["failures"]), run, run_from, record.ok, config
     )
+    out["successes"], out["failures"] = successes, failures
+    out["failure_run"], out["failure_run_from"] = run, run_from
     if record.quality is not None:
         out["quality_mean"], out["quality_weight"] = discounted_mean(
             out["quality_mean"], out["quality_weight"], record.quality, config.discount

@@ -15,8 +15,9 @@ class PosteriorConfig:
 
     discount: float = 0.95
     """Weight kept by past evidence at each new observation of the same record. 0.95 means
-    the posterior remembers about 20 outcomes, so a reliable tool that starts failing drops
-    below a 50 % success estimate after at most 14 failures (0.95**14 < 0.5)."""
+    the posterior remembers about 20 outcomes, so a reliable tool whose failures come mixed
+    with successes drops below a 50 % success estimate after at most 14 failures (0.95**14
+    < 0.5); failures in a row are caught sooner (``change_surprise``)."""
 
     half_life_s: float = 900.0
     """Evidence not refreshed halves every 15 minutes, so a tool that was dropped after failing
@@ -29,6 +30,16 @@ class PosteriorConfig:
     giving good ones while nobody calls it. (New observations still replace old ones at
     ``discount``.) With the outage half-life, the trade-off bench re-tried tools known to be
     poor for a task every few hundred intents."""
+
+    change_surprise: float = 1e-3
+    """A run of consecutive failures this unlikely under the tool's record before the run
+    means the tool changed (an outage, a bad release): its past successes are cut to
+    ``change_keep`` of their weight, so it drops after the run instead of after up to 14
+    failures. For a tool at 93 % (its record with the prior) that is 3 failures in a row; a
+    tool that really succeeds 97 % of the time runs into 3 in a row about once in 37,000
+    calls, and then only loses confidence it rebuilds by succeeding."""
+
+    change_keep: float = 0.1
 
     prior_successes: float = 3.0
     prior_failures: float = 1.0
@@ -58,6 +69,26 @@ def discounted_update(
     successes *= discount
     failures *= discount
     return (successes + 1.0, failures) if ok else (successes, failures + 1.0)
+
+
+def observe(
+    counts: tuple[float, float], run: int, run_from: float, ok: bool, config: PosteriorConfig
+) -> tuple[float, float, int, float]:
+    """:func:`discounted_update` with change detection (see ``PosteriorConfig.change_surprise``).
+
+    ``run`` counts the failures in a row and ``run_from`` is the success mean when the run
+    began; returns (successes, failures, run, run_from) after the observation."""
+    successes, failures = counts
+    if ok:
+        return (*discounted_update(successes, failures, True, config.discount), 0, 0.0)
+    if run == 0:
+        prior = config.prior_successes + config.prior_failures
+        run_from = (config.prior_successes + successes) / (prior + successes + failures)
+    run += 1
+    successes, failures = discounted_update(successes, failures, False, config.discount)
+    if (1.0 - run_from) ** run < config.change_surprise:
+        successes *= config.change_keep
+    return successes, failures, run, run_from
 
 
 def discounted_mean(

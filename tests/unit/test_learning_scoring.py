@@ -7,7 +7,7 @@ import pytest
 
 from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
 from learning.metrics import apply_metrics, latency_percentile, new_metrics
-from learning.posterior import PosteriorConfig, decayed, discounted_mean, discounted_update
+from learning.posterior import PosteriorConfig, decayed, discounted_mean, discounted_update, observe
 from learning.text import BM25, DescriptionIndex, terms
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
@@ -45,6 +45,24 @@ def test_discounted_update_forgets_geometrically() -> None:
 def test_decay_halves_per_half_life_and_never_grows() -> None:
     assert decayed(8.0, 0.0, 900.0, 900.0) == pytest.approx(4.0)
     assert decayed(8.0, 100.0, 50.0, 900.0) == 8.0
+
+
+def test_an_unlikely_run_of_failures_cuts_past_successes() -> None:
+    config = PosteriorConfig()
+    s, f, run, start = 0.0, 0.0, 0, 0.0
+    for _ in range(200):
+        s, f, run, start = observe((s, f), run, start, True, config)
+    history = s
+    interrupted = s, f, run, start
+    for ok in (False, True):  # a success ends a run
+        interrupted = observe(interrupted[:2], *interrupted[2:], ok, config)
+    assert interrupted[2] == 0 and interrupted[0] > 0.9 * history
+    for _ in range(2):  # two failures in a row: possible for a good tool, not a change
+        s, f, run, start = observe((s, f), run, start, False, config)
+    assert s > 0.9 * history and run == 2
+    s, f, run, start = observe((s, f), run, start, False, config)  # the third in a row
+    assert s < 0.1 * history and run == 3
+    assert (1.0 - start) ** 3 < config.change_surprise < (1.0 - start) ** 2
 
 
 def test_discounted_mean_moves_towards_new_values() -> None:
@@ -144,7 +162,9 @@ def test_tool_that_starts_failing_loses_rank_within_bounded_executions(history: 
             break
         update(state, [record("weather.forecast", False, at=float(step))])
         failures += 1
-    assert failures <= 20  # bound: discount 0.95 forgets a long good record within ~14-20 calls
+    # Bound: three failures in a row are too unlikely for a tool that was reliable, so its
+    # record is cut then (PosteriorConfig.change_surprise); discounting alone took 14-20.
+    assert failures <= 3
 
 
 def test_poor_quality_is_remembered_after_failures_have_faded() -> None:
