@@ -35,11 +35,14 @@ class PosteriorConfig:
     """A run of consecutive failures this unlikely under the tool's record before the run
     means the tool changed (an outage, a bad release): its past successes are cut to
     ``change_keep`` of their weight, so it drops after the run instead of after up to 14
-    failures. For a tool at 93 % (its record with the prior) that is 3 failures in a row; a
+    failures. For a tool at 93 % (its record with the prior) that is 3 failures in a row. A
     tool that really succeeds 97 % of the time runs into 3 in a row about once in 37,000
-    calls, and then only loses confidence it rebuilds by succeeding."""
+    calls; it is then passed over until the half-life fades those failures and it is tried
+    again, and its record rebuilds with its successes."""
 
     change_keep: float = 0.1
+    """Share of the past successes kept at a change (again at each further failure of the
+    run): the record before the change says little about the tool after it."""
 
     prior_successes: float = 3.0
     prior_failures: float = 1.0
