@@ -141,6 +141,11 @@ def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> N
     parser.add_argument("--split", type=Path, help="one CSV to split into train and test instead")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
+    add_text_model_argument(parser)
+
+
+def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
+    """--words-only: rank as ``TOOLWISE_TEXT_MODEL=words`` does, even with the model installed."""
     parser.add_argument(
         "--words-only", action="store_true",
         help="rank without the sentence-embedding model even when it is installed",

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.selection import add_text_model_argument
 from learning import LearningState, Recommender, ScoringConfig, update
 from learning.embedding import Encoder, load_encoder
 from models.events import ExecutionRecorded
@@ -223,10 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument(
-        "--words-only", action="store_true",
-        help="rank without the sentence-embedding model even when it is installed",
-    )  # fmt: skip
+    add_text_model_argument(parser)
     args = parser.parse_args(argv)
     drift = (int(args.steps * 0.375), int(args.steps * 0.5625))  # 3000-4500 of 8000
     encoder = None if args.words_only else load_encoder()

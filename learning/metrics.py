@@ -80,6 +80,18 @@ def _bucket(latency_ms: float) -> int:
     return bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)
 
 
+def _observe(
+    out: Record, counts: tuple[float, float], ok: bool, config: PosteriorConfig
+) -> tuple[float, float]:
+    """``counts`` (successes, failures) after one outcome, with change detection; the run of
+    failures it tracks is kept in ``out`` (records stored before it existed have none)."""
+    run, run_from = out.get("failure_run", 0), out.get("failure_run_from", 0.0)
+    successes, failures, out["failure_run"], out["failure_run_from"] = observe(
+        counts, run, run_from, ok, config
+    )
+    return successes, failures
+
+
 def apply_metrics(metrics: Record, record: ExecutionRecorded, config: PosteriorConfig) -> Record:
     """``metrics`` with one execution folded in (a new dict; the input is left untouched)."""
     out = copy.deepcopy(metrics)
@@ -104,10 +116,9 @@ def apply_metrics(metrics: Record, record: ExecutionRecorded, config: PosteriorC
         now = max(out["updated_at"], record.occurred_at)
         s = decayed(out["reliable_successes"], out["updated_at"], now, config.half_life_s)
         f = decayed(out["reliable_failures"], out["updated_at"], now, config.half_life_s)
-        run, run_from = out.get("failure_run", 0), out.get("failure_run_from", 0.0)
-        s, f, run, run_from = observe((s, f), run, run_from, record.ok, config)
-        out["reliable_successes"], out["reliable_failures"] = s, f
-        out["failure_run"], out["failure_run_from"] = run, run_from
+        out["reliable_successes"], out["reliable_failures"] = _observe(
+            out, (s, f), record.ok, config
+        )
         out["updated_at"] = now
     return out
 
@@ -128,12 +139,9 @@ def apply_context_score(
     out["quality_weight"] = decayed(
         out["quality_weight"], out["updated_at"], now, config.quality_half_life_s
     )
-    run, run_from = out.get("failure_run", 0), out.get("failure_run_from", 0.0)
-    successes, failures, run, run_from = observe(
-        (out["successes"], out["failures"]), run, run_from, record.ok, config
+    out["successes"], out["failures"] = _observe(
+        out, (out["successes"], out["failures"]), record.ok, config
     )
-    out["successes"], out["failures"] = successes, failures
-    out["failure_run"], out["failure_run_from"] = run, run_from
     if record.quality is not None:
         out["quality_mean"], out["quality_weight"] = discounted_mean(
             out["quality_mean"], out["quality_weight"], record.quality, config.discount
