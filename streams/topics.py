@@ -115,8 +115,36 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
                 created.append(new.name)
             except TopicAlreadyExistsError:
                 pass  # another worker won the race
+        if created:
+            await _until_served(admin, created, timeout_s)
     finally:
         await admin.close()
     if created:
         log.info("created topics: %s", ", ".join(created))
     return created
+
+
+async def _until_served(admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float) -> None:
+    """Wait until the broker's metadata lists *topics* with a leader for every partition.
+
+    The controller acknowledges a creation before the broker serves it. A broker busy
+    loading thousands of partitions after a restart took 5 s to list a new topic, and a
+    client that looked it up in between was told it does not exist.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        pending = [
+            t["topic"]
+            for t in await admin.describe_topics(topics)
+            if t["error_code"] != 0
+            or not t["partitions"]
+            or any(p["error_code"] != 0 or p["leader"] < 0 for p in t["partitions"])
+        ]
+        if not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(
+                f"created topics not served by the broker after {timeout_s:.0f} s: "
+                + ", ".join(pending)
+            )
+        await asyncio.sleep(0.1)
