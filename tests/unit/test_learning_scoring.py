@@ -145,12 +145,19 @@ def test_successes_on_words_teach_an_undescribed_tool() -> None:
     assert top.tool == "fx.convert"
 
 
-@pytest.mark.parametrize("history", [20, 200])
-def test_tool_that_starts_failing_loses_rank_within_bounded_executions(history: int) -> None:
+@pytest.mark.parametrize(
+    ("history", "backup_history", "bound"), [(20, 3, 3), (200, 3, 3), (20, 0, 4), (200, 0, 4)]
+)
+def test_tool_that_starts_failing_loses_rank_within_bounded_executions(
+    history: int, backup_history: int, bound: int
+) -> None:
+    """Also when the equally described backup never ran: then only the description floor
+    (ScoringConfig.description_floor) gives it a fit to be chosen with; without it the
+    broken tool stayed first for 100 failures."""
     rec, rng, state = Recommender(), np.random.default_rng(0), LearningState()
     text = "weather in Paris"
     update(state, [record("weather.forecast", True, at=float(i)) for i in range(history)])
-    update(state, [record("weather.backup", True, at=float(i)) for i in range(3)])
+    update(state, [record("weather.backup", True, at=float(i)) for i in range(backup_history)])
     assert (
         rec.recommend(text, None, TOOLS, state, explore=False, now=float(history))[0].tool
         == "weather.forecast"
@@ -164,7 +171,8 @@ def test_tool_that_starts_failing_loses_rank_within_bounded_executions(history: 
         failures += 1
     # Bound: three failures in a row are too unlikely for a tool that was reliable, so its
     # record is cut then (PosteriorConfig.change_surprise); discounting alone took 14-20.
-    assert failures <= 3
+    # A backup known only by its description needs one failure more.
+    assert failures <= bound
 
 
 def test_poor_quality_is_remembered_after_failures_have_faded() -> None:
