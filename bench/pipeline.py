@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -40,6 +38,7 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.host import host
 from models import ANY_EVENT, IntentCompleted, IntentFailed, IntentSubmitted
 from streams.client import ToolwiseClient
 from streams.process import PROJECT_ROOT, settings_env, spawn_worker, stop_process
@@ -457,25 +456,9 @@ async def run_variant(
 
 
 def machine(broker: str) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     # The broker does not report its version over the protocol; this is what
     # 'python -m services' runs (the bench may point at another broker).
-    kafka = Settings().kafka_version
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "kafka": kafka,
-        "broker": broker,
-        "platform": platform.platform(),
-    }
+    return {**host(), "kafka": Settings().kafka_version, "broker": broker}
 
 
 def summary_table(results: dict[str, Any]) -> None:

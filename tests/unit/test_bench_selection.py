@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import selection, selection_ceiling
+from bench import recommend, selection, selection_ceiling
 
 # Two tools whose descriptions say nothing of what they serve: only feedback can tell them
 # apart, with words or with sentence embeddings alike.
@@ -88,3 +88,18 @@ def test_the_ceiling_reports_word_knn_and_the_full_label_learner(
     assert result["knn_top1"] == 1.0  # every test query has a same-pattern training twin
     assert result["learner_top1"] == 1.0
     assert (result["n_train"], result["n_test"]) == (45, 18)
+
+
+def test_the_recommend_bench_times_every_call_after_learning(
+    files: tuple[Path, Path, Path], text_model: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    tools, train, test = files
+    argv = ["--tools", str(tools), "--train", str(train), "--test", str(test), "--repeats", "2"]
+    recommend.main([*argv, "--stream", "30", "--calls", "10", *text_model])
+    result = last_json(capsys.readouterr().out)
+    assert (result["n_streamed"], result["n_calls"], result["n_tools"]) == (30, 10, 3)
+    assert len(result["repeats"]) == 2  # type: ignore[arg-type]
+    for repeat in result["repeats"]:  # type: ignore[attr-defined]
+        assert 0 < repeat["p50_ms"] <= repeat["p95_ms"]
+    # Exemplars are stored only with the sentence model: one row per served or misfit intent.
+    assert (result["exemplar_rows"] == 0) == bool(text_model)

@@ -1,0 +1,91 @@
+"""The recommender's own cost: milliseconds per ``recommend()`` at a catalogue's size.
+
+    python -m bench.recommend --tools tools.json --split queries.csv [--stream 6000] [--calls 400]
+
+Streams ``--stream`` training queries with partial feedback, as ``bench.selection`` does, so
+the tables hold what a worker would have learned; then times ``--calls`` recommendations of
+held-out queries, ``--repeats`` times over. Every query is embedded up front, so the figure is
+the ranking alone; the text model's own cost per intent is in ``bench.pipeline``. The last line
+printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bench.host import host
+from bench.selection import add_example_arguments, encoder_for, examples, load_tools, stream
+from learning import BatchPolicy, LearningState, Recommender
+from learning.exemplars import KINDS, decode
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tools", type=Path, required=True, help="JSON object: tool -> description"
+    )
+    add_example_arguments(parser, "CSV query,tool streamed as feedback")
+    parser.add_argument("--stream", type=int, default=6000, help="training queries streamed first")
+    parser.add_argument("--calls", type=int, default=400, help="recommendations timed per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--top-k", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    tools = load_tools(args.tools)
+    train, test = examples(args, parser)
+    train, test = train[: args.stream], test[: args.calls]
+    if not test:
+        parser.error("no held-out queries to time")
+    encoder = encoder_for(args, tools, train, test)
+    recommender = Recommender(encoder=encoder)
+    state = LearningState()
+    started = time.perf_counter()
+    stream(recommender, tools, state, train, seed=args.seed, batch=BatchPolicy(), tries=1)
+    print(f"streamed {len(train)} queries in {time.perf_counter() - started:.0f} s",
+          file=sys.stderr)  # fmt: skip
+
+    queries = [query for query, _ in test]
+    for query in queries[:20]:  # warm the description index and the decoded exemplars
+        recommender.recommend(query, None, tools, state, top_k=args.top_k)
+    repeats: list[dict[str, float]] = []
+    for _ in range(args.repeats):
+        rng = np.random.default_rng(args.seed)
+        times_ms = []
+        for query in queries:
+            begun = time.perf_counter()
+            recommender.recommend(query, None, tools, state, top_k=args.top_k, rng=rng)
+            times_ms.append((time.perf_counter() - begun) * 1000.0)
+        times_ms.sort()
+        repeats.append({
+            "mean_ms": round(statistics.fmean(times_ms), 2),
+            "p50_ms": round(times_ms[len(times_ms) // 2], 2),
+            "p95_ms": round(times_ms[int(len(times_ms) * 0.95)], 2),
+        })  # fmt: skip
+        print(f"recommend(): {repeats[-1]}", file=sys.stderr)
+    result = {
+        "repeats": repeats,
+        "n_tools": len(tools),
+        "n_streamed": len(train),
+        "n_calls": len(queries),
+        "exemplar_rows": sum(
+            len(decode(record[kind]))
+            for record in state.exemplars.values()
+            for kind in KINDS
+            if kind in record
+        ),
+        "text_model": encoder.name if encoder else "words",
+        "machine": host(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
