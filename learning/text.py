@@ -75,30 +75,34 @@ class BM25:
     """Okapi BM25 over a fixed set of documents (Robertson & Zaragoza 2009)."""
 
     def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
-        self._k1 = k1
-        self._b = b
         self._n_docs = len(documents)
         lengths = np.array([len(d) for d in documents], dtype=float)
-        self._norm = k1 * (1.0 - b + b * lengths / max(float(lengths.mean()), 1e-9))
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        norm = k1 * (1.0 - b + b * lengths / max(float(lengths.mean()), 1e-9))
+        postings: dict[str, list[tuple[int, int]]] = {}
         for doc_id, document in enumerate(documents):
             for term, count in Counter(document).items():
-                self._postings.setdefault(term, []).append((doc_id, count))
+                postings.setdefault(term, []).append((doc_id, count))
+        # The documents are fixed, so each term's contribution to each document's score is
+        # too: computed once here, a query only adds them up.
+        self._contributions: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        for term, found in postings.items():
+            ids = np.array([doc_id for doc_id, _ in found], dtype=np.int64)
+            tf = np.array([count for _, count in found], dtype=float)
+            weight = self.idf(len(found)) * tf * (k1 + 1.0) / (tf + norm[ids])
+            self._contributions[term] = (ids, weight)
 
-    def idf(self, term: str) -> float:
-        """Lucene's non-negative idf: ln(1 + (N - df + 0.5) / (df + 0.5))."""
-        df = len(self._postings.get(term, ()))
+    def idf(self, df: int) -> float:
+        """Lucene's non-negative idf of a term found in ``df`` documents:
+        ln(1 + (N - df + 0.5) / (df + 0.5))."""
         return math.log(1.0 + (self._n_docs - df + 0.5) / (df + 0.5))
 
     def scores(self, query: Iterable[str]) -> npt.NDArray[np.float64]:
         out = np.zeros(self._n_docs)
         for term in dict.fromkeys(query):  # a word repeated in the query counts once
-            postings = self._postings.get(term)
-            if not postings:
-                continue
-            ids = np.fromiter((p[0] for p in postings), dtype=np.int64, count=len(postings))
-            tf = np.fromiter((p[1] for p in postings), dtype=float, count=len(postings))
-            out[ids] += self.idf(term) * tf * (self._k1 + 1.0) / (tf + self._norm[ids])
+            found = self._contributions.get(term)
+            if found is not None:
+                ids, weight = found
+                out[ids] += weight  # ids are distinct: one posting per document
         return out
 
 
