@@ -103,6 +103,8 @@ def recommendations_view(
     )
     return {
         "generation": gen,
+        # How current this view is: the last executions offset per partition it has learned.
+        "learned_through": {str(p): o for p, o in sorted(replica.learned_through(gen).items())},
         "context_key": context_key(text, context),
         "recommendations": [
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from learning.state import LearningState
-from tables.learned import TermIndex, key, learning_state
+from tables.learned import TermIndex, key, learning_state, parse_key
 from tables.replica import ChangelogReplica
 
 ACTIVE_KEY = "active"
@@ -17,6 +17,7 @@ class LearnedReplica:
         self.control_topic = control_topic
         self.index = TermIndex()
         self._keys_per_generation: dict[int, int] = {}
+        self._through: dict[int, dict[int, int]] = {}
         self.replica = ChangelogReplica(
             bootstrap_servers, [changelog_topic, control_topic], on_apply=self._observe
         )
@@ -24,6 +25,11 @@ class LearnedReplica:
     def _observe(self, topic: str, raw_key: str, value: Any) -> None:
         if topic == self.changelog_topic:
             self.index.observe(raw_key, value is not None)
+            parsed = parse_key(raw_key)
+            if parsed is not None and parsed[1] in ("wm", "handoff") and value is not None:
+                gen, _, partition = parsed
+                through = self._through.setdefault(gen, {})
+                through[int(partition)] = max(through.get(int(partition), -1), int(value))
             head = raw_key.partition("|")[0]
             if head[1:].isdigit() and value is not None:
                 # Counts writes, not distinct keys: enough to know a generation exists.
@@ -56,6 +62,15 @@ class LearnedReplica:
             if head[1:].isdigit():
                 counts[int(head[1:])] = counts.get(int(head[1:]), 0) + 1
         return counts
+
+    def learned_through(self, generation: int) -> dict[int, int]:
+        """Per executions partition, the last offset this view has seen applied to
+        ``generation`` (by the learner or by a replay's handoff).
+
+        The learner writes a partition's watermark after that partition's state, into the
+        same changelog partition, so once the view shows an offset it holds everything
+        learned up to it."""
+        return dict(self._through.get(generation, {}))
 
     def known_generations(self) -> list[int]:
         """Generations that have any state, cheaply (the learner asks on every batch)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from learning.exemplars import decode
 from models import IntentCompleted, IntentSubmitted
@@ -75,22 +76,42 @@ def top(view: dict[str, Any]) -> str:
     return str(view["recommendations"][0]["tool"])
 
 
+async def executions_ends(settings: Settings) -> dict[TopicPartition, int]:
+    """The executions topic's end offset per partition, now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        topic = settings.topic_name("executions")
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def view_caught_up(
+    port: int, ends: dict[TopicPartition, int], timeout_s: float = 30.0
+) -> None:
+    """Wait until the worker's own read view has learned every record before ``ends``.
+
+    ``settle`` sees the learner's watermarks in a replica of its own; the worker's replica
+    may still be a few changelog entries behind it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        through = (await recommend(port, "caught up?"))["learned_through"]
+        if all(through.get(str(tp.partition), -1) >= end - 1 for tp, end in ends.items()):
+            return
+        assert loop.time() < deadline, f"the worker's view is behind: {through} vs {ends}"
+        await asyncio.sleep(0.1)
+
+
 async def settle(
     settings: Settings, generation: int = 0, timeout_s: float = 30.0
 ) -> dict[str, Any]:
     """The generation's state once the learner has applied every execution record so far."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    await consumer.start()
-    try:
-        from aiokafka import TopicPartition
-
-        topic = settings.topic_name("executions")
-        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
+    ends = await executions_ends(settings)
+    tps = list(ends)
     replica = learned_replica(settings)
     await replica.start()
     try:
@@ -191,9 +212,13 @@ async def test_a_restarted_worker_recommends_what_it_did_before(
             await client.submit(intent)
         await pipeline.outcomes(client, [i.intent_id for i in intents])
     await settle(pipeline.settings)
+    # Once failed here: the view answered before its replica had read the last learning.
+    ends = await executions_ends(pipeline.settings)
+    await view_caught_up(port, ends)
     before = [await recommend(port, t) for t in texts]
     assert first.stop(signal.SIGTERM) == 0
     pipeline.start_worker(web_port=port)
+    await view_caught_up(port, ends)
     after = [await recommend(port, t) for t in texts]
     for b, a in zip(before, after, strict=True):
         assert [r["tool"] for r in a["recommendations"]] == [
