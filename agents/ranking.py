@@ -51,11 +51,18 @@ def learned_ranker(
             context,
             list(specs),
             replica.state(),
-            top_k=top_k,
+            top_k=len(specs),  # the top k among the admissible tools, not admissible of the top k
             explore=True,
             rng=rng,
             now=time.time(),
         )
+        admissible = [
+            r
+            for r in recommendations
+            if r.components.get("description", 0.0) >= MIN_DESCRIPTION_MATCH
+            or r.components.get("evidence", 0.0) > 0.0
+            or r.components.get("neighbours", 0.0) >= MIN_NEIGHBOUR_VOTES
+        ]
         return [
             Candidate(
                 spec=by_name[r.tool],
@@ -63,10 +70,7 @@ def learned_ranker(
                 probability=r.probability,
                 explanation=r.explanation,
             )
-            for r in recommendations
-            if r.components.get("description", 0.0) >= MIN_DESCRIPTION_MATCH
-            or r.components.get("evidence", 0.0) > 0.0
-            or r.components.get("neighbours", 0.0) >= MIN_NEIGHBOUR_VOTES
+            for r in admissible[:top_k]
         ]
 
     return rank

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from agents.planning import PlanningError, fill_arguments, keyword_ranker, plan_steps
+from agents.ranking import learned_ranker
+from learning import LearningState, Recommender
 from models import IntentSubmitted, RetryPolicy, ToolSpec
 
 CALC = ToolSpec(
@@ -126,3 +129,24 @@ def test_fallbacks_are_other_tools_that_can_serve_the_clause() -> None:
         "calculator.evaluate",
     }
     assert len(step.fallbacks) == 1
+
+
+class _Replica:
+    """What learned_ranker reads from a LearnedReplica: the active generation's state."""
+
+    def state(self) -> LearningState:
+        return LearningState()
+
+
+def test_the_learned_ranker_keeps_the_top_k_admissible_tools() -> None:
+    # Free tools that share no word with the intent beat a costly search tool on expected
+    # utility, but the planner may not use them: they must not crowd it out of the top k.
+    # Likely why the demo's "search the docs ..." once failed with no_tool (top 5 of 11).
+    unrelated = [
+        ToolSpec(name=f"misc.t{i}", server="misc", tool=f"t{i}", description=f"Helper {i}.")
+        for i in range(4)
+    ]
+    costly = SEARCH.model_copy(update={"cost_per_call": 0.9})
+    rank = learned_ranker(Recommender(), _Replica(), 1, np.random.default_rng(0))  # type: ignore[arg-type]
+    ranked = rank("search the documents for backoff", {}, [*unrelated, costly])
+    assert [c.spec.name for c in ranked] == ["docsearch.search"]
