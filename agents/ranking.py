@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from agents.planning import Candidate, Ranker
-from learning import Recommender, context_key
+from learning import Recommendation, Recommender, context_key
 from learning.embedding import Encoder, shared_encoder
 from models import ToolSpec
 from streams.settings import Settings
@@ -33,6 +33,14 @@ def text_encoder(settings: Settings) -> Encoder | None:
     return shared_encoder(settings.text_model_dir) if settings.text_model == "minilm" else None
 
 
+def _admissible(r: Recommendation) -> bool:
+    return (
+        r.components.get("description", 0.0) >= MIN_DESCRIPTION_MATCH
+        or r.components.get("evidence", 0.0) > 0.0
+        or r.components.get("neighbours", 0.0) >= MIN_NEIGHBOUR_VOTES
+    )
+
+
 def learned_ranker(
     recommender: Recommender, replica: LearnedReplica, top_k: int, rng: np.random.Generator
 ) -> Ranker:
@@ -51,18 +59,12 @@ def learned_ranker(
             context,
             list(specs),
             replica.state(),
-            top_k=len(specs),  # the top k among the admissible tools, not admissible of the top k
+            top_k=top_k,
             explore=True,
             rng=rng,
             now=time.time(),
+            admit=_admissible,  # the top k among the tools the planner may use
         )
-        admissible = [
-            r
-            for r in recommendations
-            if r.components.get("description", 0.0) >= MIN_DESCRIPTION_MATCH
-            or r.components.get("evidence", 0.0) > 0.0
-            or r.components.get("neighbours", 0.0) >= MIN_NEIGHBOUR_VOTES
-        ]
         return [
             Candidate(
                 spec=by_name[r.tool],
@@ -70,7 +72,7 @@ def learned_ranker(
                 probability=r.probability,
                 explanation=r.explanation,
             )
-            for r in admissible[:top_k]
+            for r in recommendations
         ]
 
     return rank

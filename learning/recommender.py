@@ -19,7 +19,7 @@ normal with the posterior's spread. The chosen tool's probability is the share o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,8 +177,12 @@ class Recommender:
         explore: bool = True,
         rng: np.random.Generator | None = None,
         now: float | None = None,
+        admit: Callable[[Recommendation], bool] | None = None,
     ) -> list[Recommendation]:
-        """Tools ranked for the intent, best first, at most ``top_k``, constraints applied."""
+        """Tools ranked for the intent, best first, at most ``top_k``, constraints applied.
+
+        With ``admit``, the ``top_k`` are the best of the tools it admits: a tool it rejects
+        takes no place in them (the planner's rule for which tools it may use)."""
         if not tools:
             return []
         key = context_key(text, context)
@@ -204,11 +208,16 @@ class Recommender:
             ranking_utility = mean_utility
             probability = np.zeros(len(tools))
             probability[int(np.argmax(mean_utility))] = 1.0
-        order = [int(i) for i in np.argsort(-ranking_utility, kind="stable") if allowed[i]]
-        return [
-            self._recommendation(tools[i], i, float(ranking_utility[i]), float(probability[i]), est)
-            for i in order[:top_k]
-        ]
+        picked: list[Recommendation] = []
+        for i in (int(i) for i in np.argsort(-ranking_utility, kind="stable") if allowed[i]):
+            if len(picked) == top_k:
+                break
+            found = self._recommendation(
+                tools[i], i, float(ranking_utility[i]), float(probability[i]), est
+            )
+            if admit is None or admit(found):
+                picked.append(found)
+        return picked
 
     def _estimates(
         self,
