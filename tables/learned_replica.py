@@ -26,15 +26,14 @@ class LearnedReplica:
         if topic == self.changelog_topic:
             self.index.observe(raw_key, value is not None)
             parsed = parse_key(raw_key)
-            if parsed is not None and parsed[1] in ("wm", "handoff") and value is not None:
-                gen, _, partition = parsed
+            if parsed is None or value is None:
+                return
+            gen, kind, rest = parsed
+            # Counts writes, not distinct keys: enough to know a generation exists.
+            self._keys_per_generation[gen] = self._keys_per_generation.get(gen, 0) + 1
+            if kind in ("wm", "handoff"):
                 through = self._through.setdefault(gen, {})
-                through[int(partition)] = max(through.get(int(partition), -1), int(value))
-            head = raw_key.partition("|")[0]
-            if head[1:].isdigit() and value is not None:
-                # Counts writes, not distinct keys: enough to know a generation exists.
-                gen = int(head[1:])
-                self._keys_per_generation[gen] = self._keys_per_generation.get(gen, 0) + 1
+                through[int(rest)] = max(through.get(int(rest), -1), int(value))
 
     async def start(self, timeout_s: float = 60.0) -> None:
         await self.replica.start(timeout_s)

@@ -119,13 +119,8 @@ async def settle(
         deadline = loop.time() + timeout_s
         while True:
             # Applied up to: the learner's watermark, or where a replay handed over.
-            applied = {
-                tp.partition: max(
-                    replica.read(f"g{generation}|wm|{tp.partition}") or -1,
-                    replica.read(f"g{generation}|handoff|{tp.partition}") or -1,
-                )
-                for tp in tps
-            }
+            through = replica.learned_through(generation)
+            applied = {tp.partition: through.get(tp.partition, -1) for tp in tps}
             if all(applied[tp.partition] >= ends[tp] - 1 for tp in tps):
                 break
             assert loop.time() < deadline, f"learner did not catch up: {applied} vs {ends}"
