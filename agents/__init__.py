@@ -1,7 +1,14 @@
-"""Toolwise's stream processors (planner, executor, completer) and their pure logic.
+"""Toolwise's stream processors and their pure logic.
 
-The Faust agents register on the app when their modules are imported;
-streams.worker imports them. The pure modules import no Faust.
+One module per Faust agent, named after it (``plan_intents``, ``execute_tool_calls``,
+``complete_intents``, ``learn_from_executions``); importing it registers the agent on the
+app (``interfaces.worker`` does). The pure modules (``plan_builder``, ``step_runner``,
+``outcome_assembly``, ``ranking``) import no Faust.
 """
 
-AGENT_MODULES = ("agents.planner", "agents.executor", "agents.completer", "agents.learner")
+AGENT_MODULES = (
+    "agents.plan_intents",
+    "agents.execute_tool_calls",
+    "agents.complete_intents",
+    "agents.learn_from_executions",
+)

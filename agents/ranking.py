@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from agents.planning import Candidate, Ranker
+from agents.plan_builder import Candidate, Ranker
 from learning import Recommendation, Recommender, context_key
 from learning.embedding import Encoder, shared_encoder
 from models import ToolSpec

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.cache import RedisResultCache, ResultCache
-from agents.execution import StepRunner
-from agents.planning import Ranker, keyword_ranker
+from agents.plan_builder import Ranker, keyword_ranker
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
+from agents.result_cache import RedisResultCache, ResultCache
+from agents.step_runner import StepRunner
 from learning import Recommender
 from models import ExecutionRecorded, ToolSpec
 from streams.settings import Settings

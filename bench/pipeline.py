@@ -13,7 +13,7 @@ the planner from the intent's text), it measures
   (client clock, one process), and where that time goes hop by hop (Kafka record
   timestamps of the intent, plan, tool call, tool result and outcome).
 
-Both systems are measured by the same client code (``streams.client.ToolwiseClient``
+Both systems are measured by the same client code (``interfaces.client.ToolwiseClient``
 publishes; an outcome consumer here timestamps arrivals). A readable report goes to
 stdout (stderr with ``--json``); the last stdout line is one JSON object with every number.
 """
@@ -39,9 +39,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.host import host
+from interfaces.client import ToolwiseClient
+from interfaces.process import PROJECT_ROOT, settings_env, spawn_worker, stop_process
 from models import ANY_EVENT, IntentCompleted, IntentFailed, IntentSubmitted
-from streams.client import ToolwiseClient
-from streams.process import PROJECT_ROOT, settings_env, spawn_worker, stop_process
 from streams.settings import Settings
 
 BENCH_TOOLS = Path(__file__).resolve().parent / "tools-bench.toml"

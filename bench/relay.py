@@ -23,9 +23,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from agents.completion import State, apply_progress, record_at
-from agents.execution import StepRunner, execute_step
-from agents.planning import PlanningError, keyword_ranker, plan_steps, tool_call_requests
+from agents.outcome_assembly import State, apply_progress, record_at
+from agents.plan_builder import PlanningError, keyword_ranker, plan_steps, tool_call_requests
+from agents.step_runner import StepRunner, execute_step
 from models import (
     ExecutionRecorded,
     IntentFailed,

@@ -1,1 +1,1 @@
-"""The Faust app, its settings and topics, and the toolwise command."""
+"""The core: the one Faust app, its settings, topics, Faust patches and partition helpers."""

@@ -6,8 +6,11 @@ import logging
 
 import faust
 
-import streams.faust_fixes  # patches Faust before the app exists
+from streams import faust_patches
+from streams.partitions import HoleWatchdog
 from streams.settings import get_settings
+
+faust_patches.apply()  # before the app exists: some patches act on objects it creates
 
 settings = get_settings()
 
@@ -42,7 +45,7 @@ app = faust.App(
     autodiscover=False,
 )
 
-_hole_watchdog = streams.faust_fixes.HoleWatchdog(app)
+_hole_watchdog = HoleWatchdog(app)
 
 
 @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped

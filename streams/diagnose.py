@@ -13,7 +13,7 @@ import types
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from streams.faust_fixes import in_flight
+from streams.partitions import in_flight
 
 
 def await_chain(task: asyncio.Task[Any]) -> Iterator[str]:

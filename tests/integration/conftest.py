@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from interfaces.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited
+from interfaces.process import settings_env, spawn_worker
 from models import IntentSubmitted
-from streams.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited
-from streams.process import settings_env, spawn_worker
 from streams.settings import Settings
 from streams.topics import ensure_topics
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from interfaces.client import ToolwiseClient, tail
 from models import DeadLettered, ExecutionRecorded, IntentCompleted, IntentFailed, IntentSubmitted
-from streams.client import ToolwiseClient, tail
 from streams.settings import Settings
 from tests.integration.conftest import Pipeline
 
@@ -196,7 +196,7 @@ async def _submit_stream(
 
 
 # The new worker takes the partitions over in a rebalance while intents keep
-# arriving: the case streams/faust_fixes.py exists for.
+# arriving: the case streams/faust_patches.py exists for.
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 async def test_restarting_the_worker_mid_stream_loses_no_intent(
     running_pipeline: Pipeline, how: str

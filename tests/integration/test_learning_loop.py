@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from interfaces.client import ToolwiseClient
+from interfaces.process import PROJECT_ROOT
+from interfaces.replay import learned_replica
 from learning.exemplars import decode
 from models import IntentCompleted, IntentSubmitted
-from streams.client import ToolwiseClient
-from streams.process import PROJECT_ROOT
-from streams.replay import learned_replica
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.conftest import Pipeline, PipelineFactory, free_port, get_json
@@ -228,7 +228,7 @@ def toolwise(pipeline: Pipeline, *args: str) -> str:
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-m", "streams", *args],
+        [sys.executable, "-m", "interfaces", *args],
         cwd=PROJECT_ROOT,
         env=pipeline.env,
         capture_output=True,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from streams.settings import Settings, get_settings
+
+# Modules that add a group of subcommands: each has ``register(sub)``, which adds its parsers
+# to the subparsers action and sets ``run(args, settings) -> int`` as their default.
+COMMAND_GROUPS: tuple[str, ...] = ()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     schemas = sub.add_parser("schemas", help="export the events' JSON Schemas")
     schemas.add_argument("directory", nargs="?", type=Path, default=Path("schemas"))
     schemas.set_defaults(run=_schemas)
+
+    for module in COMMAND_GROUPS:
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -118,7 +126,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import run_worker
+    from interfaces.worker import run_worker
 
     run_worker(settings, args.loglevel)
     return 0
@@ -138,8 +146,8 @@ def _pairs(items: list[str]) -> dict[str, Any]:
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
+    from interfaces.client import OutcomeTimeout, ToolwiseClient
     from models import IntentSubmitted
-    from streams.client import OutcomeTimeout, ToolwiseClient
 
     fields: dict[str, Any] = {"text": args.text, "tool": args.tool, "arguments": _pairs(args.arg)}
     fields["context"] = {k: str(v) for k, v in _pairs(args.context).items()}
@@ -167,7 +175,7 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.client import tail
+    from interfaces.client import tail
 
     async def go() -> None:
         async for record in tail(settings, args.topic, args.from_beginning, args.idle_timeout):
@@ -178,20 +186,20 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.demo import run_demo
+    from interfaces.demo import run_demo
 
     return run_demo(settings, keep_running=args.keep_running)
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.replay import replay
+    from interfaces.replay import replay
 
     asyncio.run(replay(settings, args.generation, args.force))
     return 0
 
 
 def _generation(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.replay import generation_status, use_generation
+    from interfaces.replay import generation_status, use_generation
 
     if args.action == "use":
         if args.number is None:
@@ -204,8 +212,8 @@ def _generation(args: argparse.Namespace, settings: Settings) -> int:
 
 def _recommend(args: argparse.Namespace, settings: Settings) -> int:
     from agents.ranking import recommendations_view, text_encoder
+    from interfaces.replay import learned_replica
     from learning import Recommender
-    from streams.replay import learned_replica
     from tools.registry import ToolRegistry
 
     async def go() -> dict[str, Any]:

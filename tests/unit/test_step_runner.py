@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agents.execution import StepRunner, execute_step
+from agents.step_runner import StepRunner, execute_step
 from models import (
     CallResult,
     ErrorKind,

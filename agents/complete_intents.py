@@ -6,8 +6,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from agents.completion import apply_progress, record_at
-from agents.inbound import valid_events
+from agents.boundary import valid_events
+from agents.outcome_assembly import apply_progress, record_at
 from models import Event, PlanCreated, ToolCallCompleted
 from streams.app import app
 from streams.topics import outcomes_topic, plans_topic, progress_topic, tool_results_topic

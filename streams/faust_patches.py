@@ -1,4 +1,6 @@
-"""Fixes to the pinned faust-streaming 0.15.3 / aiokafka, and a watchdog.
+"""Patches to the pinned faust-streaming 0.15.3 / aiokafka, applied by ``apply()``.
+
+The watchdog of item 4 and the offset helpers live in ``streams.partitions``.
 
 Each one was found by tracing a real run (offsets fetched, delivered, acked
 and committed, per worker) and each is pinned to the versions in
@@ -72,7 +74,6 @@ pyproject.toml; re-check them when upgrading Faust.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import aiokafka.consumer.fetcher as _aiokafka_fetcher
@@ -81,17 +82,14 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as _faust_aiokafka
 from mode.utils.queues import FlowControlEvent
 
+from streams.partitions import is_stream_partition
+
+__all__ = ["apply"]
+
 
 def _resume_without_clearing(self: FlowControlEvent) -> None:
     self._suspend.clear()
     self._resume.set()
-
-
-def committed_before(event: Any) -> bool:
-    """True if the group has committed past this event: someone processed it."""
-    message = event.message
-    committed = event.app.consumer._committed_offset.get(message.tp)
-    return committed is not None and message.offset < committed
 
 
 _new_offset = Consumer._new_offset
@@ -103,23 +101,6 @@ def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
     if acked and committed is not None and not self._gap[tp] and min(acked) > committed:
         return None
     return _new_offset(self, tp)
-
-
-log = logging.getLogger(__name__)
-
-
-def in_flight(consumer: Any) -> dict[Any, list[int]]:
-    """Offsets handed to an agent and not yet acked, per partition."""
-    found: dict[Any, list[int]] = {}
-    for message in list(consumer._unacked_messages):
-        if not message.acked:
-            found.setdefault(message.tp, []).append(message.offset)
-    return found
-
-
-def is_stream_partition(app: Any, tp: Any) -> bool:
-    """A partition an agent reads and commits (not a table changelog, not Faust's own)."""
-    return tp.topic not in app.tables.changelog_topics and app.topics.acks_enabled_for(tp.topic)
 
 
 _seek_to_committed = _faust_aiokafka.Consumer.seek_to_committed
@@ -152,64 +133,6 @@ async def _seek_to_committed_or_beginning(self: Any) -> Any:
     return committed
 
 
-class HoleWatchdog:
-    """Read a stream partition again from its committed offset once it is stuck.
-
-    Stuck: the log holds messages past the committed offset (or, with no
-    commit yet, any message), no agent has a message waiting in its queue,
-    none of the partition's messages is being processed, and the committed,
-    acked and read offsets have not moved for ``checks`` checks in a row.
-    The partition is then resumed (in case Faust left it paused) and sought
-    to the committed offset, or to the log start if nothing was committed.
-    """
-
-    def __init__(self, app: Any, checks: int = 3) -> None:
-        self.app = app
-        self.checks = checks
-        self.reread = 0
-        self._seen: dict[Any, tuple[tuple[Any, ...], int]] = {}
-
-    async def check(self) -> None:
-        app = self.app
-        consumer = app.consumer
-        queued = any(q.qsize() for q in list(app.flow_control._queues))
-        if app.rebalancing or not app.flow_control.is_active() or queued:
-            self._seen.clear()
-            return
-        busy = in_flight(consumer)
-        candidates = [
-            tp for tp in consumer.assignment() if is_stream_partition(app, tp) and tp not in busy
-        ]
-        ends = await consumer.highwaters(*candidates) if candidates else {}
-        for tp in set(self._seen) - set(candidates):
-            del self._seen[tp]
-        for tp in candidates:
-            committed = consumer._committed_offset.get(tp)
-            end = ends.get(tp)
-            if end is None or end <= (committed or 0):
-                self._seen.pop(tp, None)
-                continue
-            snapshot = (committed, len(consumer._acked.get(tp, ())), consumer._read_offset.get(tp))
-            previous, count = self._seen.get(tp, (None, 0))
-            count = count + 1 if previous == snapshot else 1
-            if count < self.checks:
-                self._seen[tp] = (snapshot, count)
-                continue
-            del self._seen[tp]
-            if committed is None:
-                committed = (await consumer.earliest_offsets(tp)).get(tp) or 0
-            self.reread += 1
-            log.warning(
-                "%s[%d]: stuck at offset %d (log end %d); reading again from it",
-                tp.topic,
-                tp.partition,
-                committed,
-                end,
-            )
-            consumer.resume_partitions({tp})
-            await consumer.seek(tp, committed)
-
-
 _fetcher_init = _aiokafka_fetcher.Fetcher.__init__
 
 
@@ -218,8 +141,17 @@ def _fetcher_init_short_backoff(self: object, *args: object, **kwargs: object) -
     _fetcher_init(self, *args, **kwargs)
 
 
-FlowControlEvent.resume = _resume_without_clearing  # type: ignore[method-assign]
-Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
-_faust_aiokafka.Consumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
-_faust_aiokafka.AIOKafkaConsumerThread.verify_event_path = _verify_event_path_with_position  # type: ignore[method-assign]
-_aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff
+_applied = False
+
+
+def apply() -> None:
+    """Patch Faust and aiokafka in place; idempotent. ``streams.app`` calls it before the app."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    FlowControlEvent.resume = _resume_without_clearing  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset_without_holes  # type: ignore[method-assign]
+    _faust_aiokafka.Consumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
+    _faust_aiokafka.AIOKafkaConsumerThread.verify_event_path = _verify_event_path_with_position  # type: ignore[method-assign]
+    _aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff

@@ -12,9 +12,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from interfaces.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited, tail
+from interfaces.process import spawn_worker, stop_process
 from models import IntentCompleted, IntentSubmitted
-from streams.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited, tail
-from streams.process import spawn_worker, stop_process
 from streams.settings import Settings
 from streams.topics import ensure_topics
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import learning
-from agents.inbound import send_dead_letter
+from agents.boundary import send_dead_letter
 from agents.runtime import Runtime, get_runtime
 from learning import exemplars
 from learning.embedding import Vectors

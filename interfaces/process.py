@@ -30,11 +30,11 @@ def settings_env(values: Mapping[str, Any]) -> dict[str, str]:
 def spawn_worker(
     env: Mapping[str, str] | None, log: Path, loglevel: str = "warn"
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -m streams worker`` with its output appended to ``log``."""
+    """Start ``python -m interfaces worker`` with its output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "--loglevel", loglevel],
+            [sys.executable, "-m", "interfaces", "worker", "--loglevel", loglevel],
             cwd=PROJECT_ROOT,
             env=dict(env) if env is not None else None,
             stdout=out,

@@ -21,11 +21,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from agents import AGENT_MODULES
 
     for module in AGENT_MODULES:  # importing registers each agent on the app
-        if module == "agents.learner" and not settings.learning_enabled:
+        if module == "agents.learn_from_executions" and not settings.learning_enabled:
             continue
         importlib.import_module(module)
     if settings.web_enabled:
-        import streams.dashboard  # noqa: F401  (registers the web pages and their feed)
+        import interfaces.dashboard  # noqa: F401  (registers the web pages and their feed)
     from agents.runtime import close_runtime, get_runtime
     from streams.app import app
 
@@ -44,7 +44,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         if settings.learning_enabled:
-            from agents.learner import flush_pending
+            from agents.learn_from_executions import flush_pending
 
             await flush_pending()
         await close_runtime()

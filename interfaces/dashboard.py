@@ -8,9 +8,9 @@ from typing import Any
 
 from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
+from interfaces.livestats import LiveStats
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
 from streams.app import app, settings
-from streams.livestats import LiveStats
 from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
 
 stats = LiveStats()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agents.inbound import send_dead_letter, valid_events
-from agents.planning import PlanningError, plan_steps, tool_call_requests
+from agents.boundary import send_dead_letter, valid_events
+from agents.plan_builder import PlanningError, plan_steps, tool_call_requests
 from agents.runtime import get_runtime
 from learning import context_key
 from models import IntentFailed, IntentSubmitted, PlanCreated

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agents.cache import cache_key
-from agents.execution import execute_step
-from agents.inbound import valid_events
+from agents.boundary import valid_events
+from agents.result_cache import cache_key
 from agents.runtime import Runtime, get_runtime
+from agents.step_runner import execute_step
 from models import ToolCallCompleted, ToolCallRequested
 from streams.app import app, settings
 from streams.topics import tool_calls_topic, tool_results_topic

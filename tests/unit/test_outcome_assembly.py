@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.completion import Outcome, State, apply_progress
+from agents.outcome_assembly import Outcome, State, apply_progress
 from models import IntentCompleted, IntentFailed, PlanCreated, PlanStep, ToolCallCompleted
 
 PLAN = PlanCreated(

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from models import Event
 from models.codec import InvalidMessage, dead_letter, decode
 from streams.app import settings
-from streams.faust_fixes import committed_before
+from streams.partitions import committed_before
 from streams.topics import dead_letters_topic
 
 log = logging.getLogger(__name__)

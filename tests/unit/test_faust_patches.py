@@ -1,4 +1,4 @@
-"""streams.faust_fixes: never commit past an offset not yet processed, never skip one on a seek."""
+"""Faust patches and partition helpers: never commit past an unprocessed offset, never skip one."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any, NamedTuple
 from aiokafka import TopicPartition
 from intervaltree import IntervalTree
 
-from streams.faust_fixes import (
-    HoleWatchdog,
+from streams.faust_patches import (
     _new_offset_without_holes,
     _seek_to_committed_or_beginning,
     _verify_event_path_with_position,
 )
+from streams.partitions import HoleWatchdog
 
 TP = ("tw-intents", 0)
 
@@ -191,7 +191,7 @@ def consumer_thread(positions: dict[Any, int | None]) -> Any:
 
 
 def test_the_livelock_check_skips_partitions_without_a_position(monkeypatch: Any) -> None:
-    import streams.faust_fixes as fixes
+    import streams.faust_patches as fixes
 
     checked: list[Any] = []
     monkeypatch.setattr(fixes, "_verify_event_path", lambda self, now, tp: checked.append(tp))

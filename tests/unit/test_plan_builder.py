@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.planning import PlanningError, fill_arguments, keyword_ranker, plan_steps
+from agents.plan_builder import PlanningError, fill_arguments, keyword_ranker, plan_steps
 from agents.ranking import learned_ranker
 from learning import LearningState, Recommender
 from models import IntentSubmitted, RetryPolicy, ToolSpec

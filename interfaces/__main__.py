@@ -1,0 +1,7 @@
+"""`python -m interfaces` is the `toolwise` command."""
+
+import sys
+
+from interfaces.cli import main
+
+sys.exit(main())

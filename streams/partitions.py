@@ -1,0 +1,92 @@
+"""Offsets of the partitions agents read: what was committed, what is in flight, what is stuck.
+
+Runtime helpers (no patching): ``committed_before`` lets agents pass over records the
+group already committed, ``in_flight`` and ``HoleWatchdog`` find partitions that stopped
+(see item 4 of ``streams.faust_patches``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def committed_before(event: Any) -> bool:
+    """True if the group has committed past this event: someone processed it."""
+    message = event.message
+    committed = event.app.consumer._committed_offset.get(message.tp)
+    return committed is not None and message.offset < committed
+
+
+def in_flight(consumer: Any) -> dict[Any, list[int]]:
+    """Offsets handed to an agent and not yet acked, per partition."""
+    found: dict[Any, list[int]] = {}
+    for message in list(consumer._unacked_messages):
+        if not message.acked:
+            found.setdefault(message.tp, []).append(message.offset)
+    return found
+
+
+def is_stream_partition(app: Any, tp: Any) -> bool:
+    """A partition an agent reads and commits (not a table changelog, not Faust's own)."""
+    return tp.topic not in app.tables.changelog_topics and app.topics.acks_enabled_for(tp.topic)
+
+
+class HoleWatchdog:
+    """Read a stream partition again from its committed offset once it is stuck.
+
+    Stuck: the log holds messages past the committed offset (or, with no
+    commit yet, any message), no agent has a message waiting in its queue,
+    none of the partition's messages is being processed, and the committed,
+    acked and read offsets have not moved for ``checks`` checks in a row.
+    The partition is then resumed (in case Faust left it paused) and sought
+    to the committed offset, or to the log start if nothing was committed.
+    """
+
+    def __init__(self, app: Any, checks: int = 3) -> None:
+        self.app = app
+        self.checks = checks
+        self.reread = 0
+        self._seen: dict[Any, tuple[tuple[Any, ...], int]] = {}
+
+    async def check(self) -> None:
+        app = self.app
+        consumer = app.consumer
+        queued = any(q.qsize() for q in list(app.flow_control._queues))
+        if app.rebalancing or not app.flow_control.is_active() or queued:
+            self._seen.clear()
+            return
+        busy = in_flight(consumer)
+        candidates = [
+            tp for tp in consumer.assignment() if is_stream_partition(app, tp) and tp not in busy
+        ]
+        ends = await consumer.highwaters(*candidates) if candidates else {}
+        for tp in set(self._seen) - set(candidates):
+            del self._seen[tp]
+        for tp in candidates:
+            committed = consumer._committed_offset.get(tp)
+            end = ends.get(tp)
+            if end is None or end <= (committed or 0):
+                self._seen.pop(tp, None)
+                continue
+            snapshot = (committed, len(consumer._acked.get(tp, ())), consumer._read_offset.get(tp))
+            previous, count = self._seen.get(tp, (None, 0))
+            count = count + 1 if previous == snapshot else 1
+            if count < self.checks:
+                self._seen[tp] = (snapshot, count)
+                continue
+            del self._seen[tp]
+            if committed is None:
+                committed = (await consumer.earliest_offsets(tp)).get(tp) or 0
+            self.reread += 1
+            log.warning(
+                "%s[%d]: stuck at offset %d (log end %d); reading again from it",
+                tp.topic,
+                tp.partition,
+                committed,
+                end,
+            )
+            consumer.resume_partitions({tp})
+            await consumer.seek(tp, committed)
