@@ -6,8 +6,9 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from agents.boundary import valid_events
-from agents.outcome_assembly import apply_progress, record_at
+from agents.answers import answer_unreadable
+from agents.boundary import each_message
+from agents.outcome_assembly import apply_progress, closed, failure_outcome, record_at
 from models import Event, PlanCreated, ToolCallCompleted
 from streams.app import app
 from streams.topics import outcomes_topic, plans_topic, progress_topic, tool_results_topic
@@ -34,13 +35,25 @@ async def complete_intents(stream: Any) -> None:
         plans_topic.get_topic_name(): PlanCreated,
         tool_results_topic.get_topic_name(): ToolCallCompleted,
     }
-    async for event, update in valid_events(stream, models):
-        assert isinstance(update, PlanCreated | ToolCallCompleted)
-        at = record_at(event.message)
-        state, outcome = apply_progress(
-            intent_progress.get(update.intent_id), update, time.time(), at
-        )
-        intent_progress[update.intent_id] = state
-        if outcome is not None and at not in _sent:
-            _remember_sent(at)
-            await outcomes_topic.send(key=update.intent_id.encode(), value=outcome.to_bytes())
+    await each_message(stream, models, _progress, _answer)
+
+
+async def _progress(event: Any, update: Event) -> None:
+    assert isinstance(update, PlanCreated | ToolCallCompleted)
+    at = record_at(event.message)
+    state, outcome = apply_progress(intent_progress.get(update.intent_id), update, time.time(), at)
+    intent_progress[update.intent_id] = state
+    if outcome is not None and at not in _sent:
+        _remember_sent(at)
+        await outcomes_topic.send(key=update.intent_id.encode(), value=outcome.to_bytes())
+
+
+async def _answer(event: Any, update: Event | None, kind: str, reason: str) -> None:
+    """The intent fails with the reason; its progress is closed so that later events of the
+    intent cannot produce a second, different outcome."""
+    if not isinstance(update, PlanCreated | ToolCallCompleted):
+        await answer_unreadable(event, kind, reason)
+        return
+    failed = failure_outcome(update.intent_id, kind, f"completing the intent failed: {reason}")
+    intent_progress[update.intent_id] = closed(failed, record_at(event.message), time.time())
+    await outcomes_topic.send(key=update.intent_id.encode(), value=failed.to_bytes())

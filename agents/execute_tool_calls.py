@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agents.boundary import valid_events
+from agents.answers import answer_unreadable
+from agents.boundary import each_message
 from agents.result_cache import cache_key
 from agents.runtime import Runtime, get_runtime
 from agents.step_runner import execute_step
-from models import ToolCallCompleted, ToolCallRequested
+from models import ErrorKind, ToolCallCompleted, ToolCallRequested
+from models.ids import derived_id
 from streams.app import app, settings
 from streams.topics import tool_calls_topic, tool_results_topic
 from tables.workflow import completed_calls
@@ -22,18 +24,43 @@ log = logging.getLogger(__name__)
 @app.agent(tool_calls_topic, name="execute-tool-calls", concurrency=settings.executor_concurrency)
 async def execute_tool_calls(stream: Any) -> None:
     models = {tool_calls_topic.get_topic_name(): ToolCallRequested}
-    async for _event, request in valid_events(stream, models):
-        stored = completed_calls.get(request.call_id)
-        if stored is not None:
-            completion = ToolCallCompleted.model_validate(stored)
-        else:
-            runtime = await get_runtime(settings)
-            completion = await _cached(runtime, request) or await execute_step(
-                request, runtime.runner
-            )
-            await _remember(runtime, request, completion)
-            completed_calls[request.call_id] = completion.model_dump(mode="json")
-        await tool_results_topic.send(key=request.intent_id.encode(), value=completion.to_bytes())
+    await each_message(stream, models, _execute, _answer)
+
+
+async def _execute(event: Any, request: ToolCallRequested) -> None:
+    stored = completed_calls.get(request.call_id)
+    if stored is not None:
+        completion = ToolCallCompleted.model_validate(stored)
+    else:
+        runtime = await get_runtime(settings)
+        completion = await _cached(runtime, request) or await execute_step(request, runtime.runner)
+        await _remember(runtime, request, completion)
+        completed_calls[request.call_id] = completion.model_dump(mode="json")
+    await _send(request, completion)
+
+
+async def _send(request: ToolCallRequested, completion: ToolCallCompleted) -> None:
+    await tool_results_topic.send(key=request.intent_id.encode(), value=completion.to_bytes())
+
+
+async def _answer(event: Any, request: ToolCallRequested | None, kind: str, reason: str) -> None:
+    """A call that could not be run still completes its step, as a failure, so the intent's
+    outcome says why; a request that could not even be read fails the intent directly."""
+    if request is None:
+        await answer_unreadable(event, kind, reason)
+        return
+    failed = ToolCallCompleted(
+        event_id=derived_id("done", request.call_id),
+        intent_id=request.intent_id,
+        call_id=request.call_id,
+        tool=request.step.tool,
+        ok=False,
+        error_kind=ErrorKind.PROCESSING_ERROR,
+        error=f"{kind}: {reason}"[:2000],
+        attempts=0,
+    )
+    completed_calls[request.call_id] = failed.model_dump(mode="json")
+    await _send(request, failed)
 
 
 async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompleted | None:
@@ -51,7 +78,7 @@ async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompl
     if output is None:
         return None
     return ToolCallCompleted(
-        event_id=f"done:{request.call_id}",
+        event_id=derived_id("done", request.call_id),
         intent_id=request.intent_id,
         call_id=request.call_id,
         tool=spec.name,

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import learning
-from agents.boundary import send_dead_letter
+from agents.boundary import decoded_events, send_dead_letter
 from agents.runtime import Runtime, get_runtime
 from learning import exemplars
 from learning.embedding import Vectors
@@ -58,8 +58,9 @@ _EMBED_CHUNK = 64
 # the new one's back (traced with two workers: counts both lost and doubled).
 @app.agent(executions_topic, name="learn-from-executions")
 async def learn_from_executions(stream: Any) -> None:
-    async for event in stream.events():
-        await _learn_events(_batcher.add(event, time.monotonic()))
+    models = {executions_topic.get_topic_name(): ExecutionRecorded}
+    async for event, record in decoded_events(stream, models):
+        await _learn_events(_batcher.add((event, record), time.monotonic()))
 
 
 @app.timer(interval=0.1)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
@@ -86,27 +87,31 @@ async def _learn_buffered() -> None:
         await _learn(_batcher.flush())
 
 
-async def _learn_events(events: list[Any] | None) -> None:
+async def _learn_events(events: list[tuple[Any, ExecutionRecorded]] | None) -> None:
     if events:
         async with _learning:
             await _learn(events)
 
 
-async def _learn(events: list[Any]) -> None:
+async def _learn(events: list[tuple[Any, ExecutionRecorded]]) -> None:
     if not events:
         return
     runtime = await get_runtime(settings)
-    by_partition: dict[int, Offsets] = {}
-    for event in events:
-        try:
-            record = decode(event.value, ExecutionRecorded, settings.max_message_bytes)
-        except InvalidMessage as exc:
-            await send_dead_letter(event, exc.kind, exc.reason)
-            continue
-        by_partition.setdefault(event.message.partition, []).append((event.message.offset, record))
-    for partition, records in sorted(by_partition.items()):
+    by_partition: dict[int, list[tuple[Any, ExecutionRecorded]]] = {}
+    for event, record in events:
+        by_partition.setdefault(event.message.partition, []).append((event, record))
+    for partition, pairs in sorted(by_partition.items()):
         # In offset order, each offset once (a partition read again repeats some).
-        await learn(runtime, partition, sorted(dict(records).items()))
+        records = sorted({e.message.offset: r for e, r in pairs}.items())
+        try:
+            await learn(runtime, partition, records)
+        except Exception as exc:
+            # Inside the boundary, like every agent: the records are set aside with the
+            # reason, and learning goes on with the next batch.
+            log.exception("learning %d records of partition %d failed", len(records), partition)
+            reason = f"learning failed: {type(exc).__name__}: {exc}"[:2000]
+            for event, _record in pairs:
+                await send_dead_letter(event, "processing_error", reason)
 
 
 def live_generations(replica: LearnedReplica, partition: int) -> list[int]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from models import IntentCompleted, IntentFailed, PlanCreated, StepResult, ToolCallCompleted
+from models.ids import derived_id
 
 Outcome = IntentCompleted | IntentFailed
 State = dict[str, Any]
@@ -55,15 +56,30 @@ def apply_progress(
     if any(step.step_id not in state["results"] for step in plan.steps):
         return state, None
     outcome = _outcome(plan, state["results"], now)
-    # Keep only the outcome: the table stays small and late duplicates are ignored.
-    done = {
+    return closed(outcome, at, now), outcome
+
+
+def closed(outcome: Outcome, at: str, now: float) -> State:
+    """The state of a finished intent: only its outcome, so the table stays small and late
+    events are ignored; ``at_s`` says when, for the retention sweep."""
+    return {
         "plan": None,
         "results": {},
         "done": outcome.event_id,
         "by": at,
         "outcome": outcome.model_dump(mode="json"),
+        "at_s": now,
     }
-    return done, outcome
+
+
+def failure_outcome(intent_id: str, kind: str, reason: str) -> IntentFailed:
+    """An intent's IntentFailed, with the same id any outcome of the intent has."""
+    return IntentFailed(
+        event_id=derived_id("outcome", intent_id),
+        intent_id=intent_id,
+        reason=reason[:2000],
+        error_kind=kind,
+    )
 
 
 def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
@@ -85,7 +101,7 @@ def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
     cost = sum(r.cost for r in steps)
     attempts = sum(r.attempts for r in steps)
     latency_ms = max(0.0, (now - plan.submitted_at) * 1000.0) if plan.submitted_at else 0.0
-    event_id = f"outcome:{plan.intent_id}"
+    event_id = derived_id("outcome", plan.intent_id)
     failed = [r for r in steps if not r.ok]
     if failed:
         first = failed[0]

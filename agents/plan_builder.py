@@ -24,6 +24,7 @@ from models import (
     ToolCallRequested,
     ToolSpec,
 )
+from models.ids import derived_id
 
 
 class PlanningError(Exception):
@@ -52,12 +53,18 @@ _STOP = frozenset(
 )
 
 
+def clauses(text: str) -> list[str]:
+    """The requests an intent's text makes, one per step ("convert ... and then calculate ...")."""
+    return [c for c in _CLAUSE_SPLIT.split(text) if c.strip()]
+
+
 def plan_steps(
     intent: IntentSubmitted,
     tools: Mapping[str, ToolSpec],
     rank: Ranker,
     default_policy: RetryPolicy,
     max_fallbacks: int = 2,
+    max_steps: int = 16,
 ) -> list[PlanStep]:
     policy = intent.policy or default_policy
     if intent.tool is not None:
@@ -67,9 +74,16 @@ def plan_steps(
                 "unknown_tool", f"unknown tool {intent.tool!r}; registered: {known}"
             )
         return [_step(intent, 0, intent.tool, dict(intent.arguments), [], policy, None)]
-    clauses = [c for c in _CLAUSE_SPLIT.split(intent.text) if c.strip()]
-    if len(clauses) > 1:
-        steps = _plan_clauses(intent, clauses, tools, rank, policy, max_fallbacks)
+    requests = clauses(intent.text)
+    if len(requests) > max_steps:
+        # One 20 KB intent became 1,111 tool calls, each carrying the whole text.
+        raise PlanningError(
+            "too_many_steps",
+            f"the intent makes {len(requests)} requests; at most {max_steps} are planned "
+            "from one intent: send them as separate intents",
+        )
+    if len(requests) > 1:
+        steps = _plan_clauses(intent, requests, tools, rank, policy, max_fallbacks)
         if steps is not None:
             return steps
     steps = _plan_clauses(intent, [intent.text], tools, rank, policy, max_fallbacks)
@@ -109,7 +123,7 @@ def tool_call_requests(plan: PlanCreated) -> list[ToolCallRequested]:
     """One request per step, with ids derived from the step so re-sends are recognisable."""
     return [
         ToolCallRequested(
-            event_id=f"call:{step.step_id}",
+            event_id=derived_id("call", step.step_id),
             intent_id=plan.intent_id,
             call_id=step.step_id,
             step=step,
@@ -131,7 +145,7 @@ def _step(
     probability: float | None,
 ) -> PlanStep:
     return PlanStep(
-        step_id=f"{intent.intent_id}:{index}",
+        step_id=derived_id(intent.intent_id, str(index)),
         index=index,
         tool=tool,
         arguments=arguments,

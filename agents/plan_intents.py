@@ -2,39 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agents.boundary import send_dead_letter, valid_events
-from agents.plan_builder import PlanningError, plan_steps, tool_call_requests
-from agents.runtime import get_runtime
+from agents.answers import answer_unreadable, send_failure
+from agents.boundary import each_message, send_dead_letter
+from agents.plan_builder import Candidate, PlanningError, Ranker, clauses, plan_steps
+from agents.plan_builder import tool_call_requests as requests_of
+from agents.runtime import Runtime, get_runtime
 from learning import context_key
-from models import IntentFailed, IntentSubmitted, PlanCreated
+from models import IntentSubmitted, PlanCreated, ToolSpec
+from models.ids import derived_id
 from streams.app import app, settings
-from streams.topics import intents_topic, outcomes_topic, plans_topic, tool_calls_topic
+from streams.topics import intents_topic, plans_topic, tool_calls_topic
 from tables.workflow import planned_intents
 
 log = logging.getLogger(__name__)
+
+# Planning failures that are the intent's own fault and worth an operator's look: dead-lettered
+# as well as answered. (no_tool and missing_arguments are answers, not bad input.)
+_DEAD_LETTERED_KINDS = frozenset({"unknown_tool", "too_many_steps", "arguments_too_large"})
 
 
 @app.agent(intents_topic, name="plan-intents")
 async def plan_intents(stream: Any) -> None:
     models = {intents_topic.get_topic_name(): IntentSubmitted}
-    async for event, intent in valid_events(stream, models):
-        try:
-            await _plan(event, intent)
-        except Exception as exc:
-            # A bug or an outage must not crash the agent and silently drop the
-            # intent: dead-letter it with the reason and answer the submitter.
-            log.exception("planning %s failed", intent.intent_id)
-            await send_dead_letter(event, "processing_error", repr(exc)[:2000])
-            failed = IntentFailed(
-                event_id=f"outcome:{intent.intent_id}",
-                intent_id=intent.intent_id,
-                reason=f"planning failed: {exc!r}"[:2000],
-                error_kind="processing_error",
-            )
-            await outcomes_topic.send(key=intent.intent_id.encode(), value=failed.to_bytes())
+    await each_message(stream, models, _plan, answer_intent)
+
+
+async def answer_intent(event: Any, intent: IntentSubmitted | None, kind: str, reason: str) -> None:
+    """Tell the submitter their intent failed (the boundary's answer for the intents topic)."""
+    if intent is None:
+        await answer_unreadable(event, kind, reason)
+    else:
+        await send_failure(intent.intent_id, kind, reason)
 
 
 async def _plan(event: Any, intent: IntentSubmitted) -> None:
@@ -47,34 +52,80 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         return
     runtime = await get_runtime(settings)
     try:
-        steps = plan_steps(intent, runtime.tools, runtime.rank, settings.retry)
+        steps = await _steps(intent, runtime)
     except PlanningError as exc:
-        if exc.kind == "unknown_tool":
+        if exc.kind in _DEAD_LETTERED_KINDS:
             await send_dead_letter(event, exc.kind, exc.reason)
-        failed = IntentFailed(
-            event_id=f"outcome:{intent.intent_id}",
-            intent_id=intent.intent_id,
-            reason=exc.reason,
-            error_kind=exc.kind,
-        )
-        planned_intents[intent.intent_id] = {"failed": failed.model_dump(mode="json")}
-        await outcomes_topic.send(key=intent.intent_id.encode(), value=failed.to_bytes())
+        planned_intents[intent.intent_id] = {"failed": exc.kind}
+        await send_failure(intent.intent_id, exc.kind, exc.reason)
         return
     plan = PlanCreated(
-        event_id=f"plan:{intent.intent_id}",
+        event_id=derived_id("plan", intent.intent_id),
         intent_id=intent.intent_id,
         steps=steps,
         strategy=runtime.strategy,
         context_key=context_key(intent.text, intent.context),
-        intent_text=intent.text,
+        # Copied onto every tool call and execution record: bounded (one 20 KB text was
+        # copied onto 1,111 calls). The text model reads 256 tokens of it at most.
+        intent_text=intent.text[: settings.carried_text_chars],
         submitted_at=intent.occurred_at,
     )
     planned_intents[intent.intent_id] = {"plan": plan.model_dump(mode="json")}
     await _send_plan(plan)
 
 
+async def _steps(intent: IntentSubmitted, runtime: Runtime) -> list[Any]:
+    """Plan within ``settings.planning_budget_s``; the model runs off the event loop."""
+    size = len(json.dumps(intent.arguments))
+    if size > settings.max_argument_bytes:
+        raise PlanningError(
+            "arguments_too_large",
+            f"the intent's arguments are {size} bytes of JSON; the limit is "
+            f"{settings.max_argument_bytes}: pass large data by reference",
+        )
+    deadline = time.monotonic() + settings.planning_budget_s
+    encoder = runtime.recommender.encoder
+    if intent.tool is None and encoder is not None:
+        # The sentence model is the costly part (~10 ms a text): run it in a thread for every
+        # text the planner may rank, so the ranking below finds them in the encoder's cache.
+        texts = [*clauses(intent.text)[: settings.max_steps], intent.text]
+        try:
+            await asyncio.wait_for(asyncio.to_thread(encoder.embed, texts), _left(deadline))
+        except TimeoutError:
+            raise _timeout() from None
+    return plan_steps(
+        intent,
+        runtime.tools,
+        _within(runtime.rank, deadline),
+        settings.retry,
+        max_steps=settings.max_steps,
+    )
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _timeout() -> PlanningError:
+    return PlanningError(
+        "planning_timeout",
+        f"planning took longer than its budget of {settings.planning_budget_s:g} s",
+    )
+
+
+def _within(rank: Ranker, deadline: float) -> Ranker:
+    """The ranker, refusing to start another ranking once the planning budget is spent."""
+
+    def ranked(text: str, context: Mapping[str, str], specs: Sequence[ToolSpec]) -> list[Candidate]:
+        if time.monotonic() > deadline:
+            raise _timeout()
+        return rank(text, context, specs)
+
+    return ranked
+
+
 async def _send_plan(plan: PlanCreated) -> None:
     key = plan.intent_id.encode()
     await plans_topic.send(key=key, value=plan.to_bytes())
-    for request in tool_call_requests(plan):
+    for request in requests_of(plan):
         await tool_calls_topic.send(key=key, value=request.to_bytes())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import CallResult, ErrorKind, ExecutionRecorded, ToolCallCompleted, ToolCallRequested
+from models.ids import derived_id
 
 CallFn = Callable[[str, dict[str, Any], float], Awaitable[CallResult]]
 SleepFn = Callable[[float], Awaitable[None]]
@@ -67,7 +68,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
             backoff = runner.rng.uniform(0.0, policy.backoff_cap(attempt)) if retry else None
             runner.record(
                 ExecutionRecorded(
-                    event_id=f"{request.call_id}:{tool}:{attempt}",
+                    event_id=derived_id(request.call_id, tool, str(attempt)),
                     intent_id=request.intent_id,
                     call_id=request.call_id,
                     tool=tool,
@@ -124,7 +125,7 @@ def _completed(
     tried: list[str],
 ) -> ToolCallCompleted:
     return ToolCallCompleted(
-        event_id=f"done:{request.call_id}",
+        event_id=derived_id("done", request.call_id),
         intent_id=request.intent_id,
         call_id=request.call_id,
         tool=tool,

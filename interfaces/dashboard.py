@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, Inte
 from streams.app import app, settings
 from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
 
+log = logging.getLogger(__name__)
 stats = LiveStats()
 
 _watched = app.topic(
@@ -43,12 +45,15 @@ async def watch_streams(stream: Any) -> None:
             value = model.model_validate_json(event.value)
         except ValueError:
             continue  # the dashboard only watches; producers own validation
-        if isinstance(value, IntentCompleted | IntentFailed):
-            stats.on_outcome(value, time.time())
-        elif isinstance(value, DeadLettered):
-            stats.on_dead_letter(value)
-        elif isinstance(value, ExecutionRecorded):
-            stats.on_execution(value)
+        try:
+            if isinstance(value, IntentCompleted | IntentFailed):
+                stats.on_outcome(value, time.time())
+            elif isinstance(value, DeadLettered):
+                stats.on_dead_letter(value)
+            elif isinstance(value, ExecutionRecorded):
+                stats.on_execution(value)
+        except Exception:  # an observer's bug must not stop the worker
+            log.exception("the dashboard could not count %s", topic)
 
 
 @app.page("/api/stats")

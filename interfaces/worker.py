@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from streams.settings import Settings
+
+
+def _exit_after(timeout_s: float) -> None:
+    def force() -> None:
+        logging.getLogger(__name__).error(
+            "the worker did not stop within %g s; exiting now (uncommitted records are "
+            "read again by the next worker)",
+            timeout_s,
+        )
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(timeout_s, force)
+    timer.daemon = True
+    timer.start()
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
@@ -27,7 +45,14 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if settings.web_enabled:
         import interfaces.dashboard  # noqa: F401  (registers the web pages and their feed)
     from agents.runtime import close_runtime, get_runtime
-    from streams.app import app
+    from streams.app import app, ledger, loop_monitor
+
+    # Records in flight when the previous worker on this data dir died are counted now.
+    ledger.open(settings.datadir / f"{settings.app_id}-inflight")
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def _monitor_the_loop() -> None:
+        await loop_monitor.run()
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def _start_tools() -> None:
@@ -43,6 +68,12 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # A clean stop: what is in flight now is cancelled, not a death. Whatever hangs from
+        # here on (one SIGTERM in ten waited 6 minutes on an unacknowledged record), the
+        # process exits after shutdown_timeout_s; uncommitted records are read again by the
+        # next owner, as after any crash.
+        ledger.close()
+        _exit_after(settings.shutdown_timeout_s)
         if settings.learning_enabled:
             from agents.learn_from_executions import flush_pending
 

@@ -29,7 +29,9 @@ def _now() -> float:
 class Event(BaseModel):
     """Fields every event has."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # allow_inf_nan=False: JSON has no Infinity or NaN, and a number that is not finite
+    # accepted at the edge would fail downstream (it did: 1e400 parsed to inf).
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
     schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
     event_id: str = Field(default_factory=_new_id, min_length=1, max_length=200)
@@ -65,7 +67,7 @@ class IntentSubmitted(Event):
 class Fallback(BaseModel):
     """A tool to try, with its own arguments, when the step's tool fails for good."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -74,7 +76,7 @@ class Fallback(BaseModel):
 class PlanStep(BaseModel):
     """One tool call of a plan."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     step_id: str
     index: int = Field(ge=0)
@@ -128,7 +130,7 @@ class ToolCallCompleted(Event):
 
 
 class StepResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     step_id: str
     tool: str
@@ -199,8 +201,13 @@ class DeadLettered(Event):
     partition: int
     offset: int
     key: str | None = None
-    raw_b64: str = Field(description="The message value exactly as received, base64.")
+    raw_b64: str = Field(
+        description="The message value exactly as received, base64; only its first "
+        "bytes when raw_truncated (a dead letter must fit where the message did not)."
+    )
     raw_size: int
+    raw_sha256: str = Field(default="", description="SHA-256 of the whole value, hex.")
+    raw_truncated: bool = False
 
 
 AnyEvent = Annotated[

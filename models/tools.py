@@ -17,6 +17,9 @@ class ErrorKind(StrEnum):
     TOOL_ERROR = "tool_error"  # the tool failed for good
     INVALID_ARGUMENTS = "invalid_arguments"
     UNKNOWN_TOOL = "unknown_tool"
+    # Toolwise itself failed on this call (a bug, or input it could not handle): never retried,
+    # the message is dead-lettered with the reason.
+    PROCESSING_ERROR = "processing_error"
 
     @property
     def retryable(self) -> bool:

@@ -7,6 +7,8 @@ import logging
 import faust
 
 from streams import faust_patches
+from streams.inflight_ledger import InflightLedger
+from streams.loop_monitor import LoopMonitor
 from streams.partitions import HoleWatchdog
 from streams.settings import get_settings
 
@@ -31,6 +33,10 @@ app = faust.App(
     web_enabled=settings.web_enabled,
     web_port=settings.web_port,
     web_bind="127.0.0.1",
+    # Faust's own /table/<name>/<key>/ served any stored plan or result to anyone who could
+    # reach the port, and /router/<topic>/ answered 500: neither is Toolwise's API.
+    web_tables_enabled=False,
+    web_router_enabled=False,
     producer_max_request_size=_MAX_REQUEST_BYTES,
     consumer_max_fetch_size=_MAX_REQUEST_BYTES,
     # Commit often: a restarted worker then re-reads little, and every
@@ -42,8 +48,16 @@ app = faust.App(
     broker_heartbeat_interval=1.0,
     broker_rebalance_timeout=30.0,
     table_cleanup_interval=30.0,
+    # Stopping does not wait for every record in flight to finish (a tool call may take
+    # minutes): those are cancelled, left uncommitted, and read again by the next owner.
+    stream_wait_empty=False,
     autodiscover=False,
 )
+
+# What each agent has in flight; a worker opens it on its data dir (interfaces.worker).
+ledger = InflightLedger()
+# How late the event loop runs what is due; a worker runs it (interfaces.worker).
+loop_monitor = LoopMonitor()
 
 _hole_watchdog = HoleWatchdog(app)
 

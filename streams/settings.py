@@ -57,6 +57,39 @@ class Settings(BaseSettings):
         default_factory=RetryPolicy, description="Default policy of plan steps."
     )
 
+    # --- Limits (what one message may cost a worker) ------------------------
+    max_message_deaths: int = Field(
+        default=2,
+        ge=1,
+        description="A record in flight at this many worker deaths is dead-lettered, not retried.",
+    )
+    planning_budget_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest an intent may take to plan; then IntentFailed(planning_timeout).",
+    )
+    max_steps: int = Field(
+        default=16, ge=1, le=256, description="Most tool calls one intent may become."
+    )
+    max_argument_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest JSON of an intent's arguments."
+    )
+    carried_text_chars: int = Field(
+        default=2000,
+        ge=100,
+        description="Intent text copied onto plans, tool calls and execution records "
+        "(the text model reads at most 256 tokens of it anyway).",
+    )
+    state_retention_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How long an intent's plan, call results and outcome are kept after its "
+        "outcome: the window in which a redelivered intent or call is recognised.",
+    )
+    shutdown_timeout_s: float = Field(
+        default=15.0, gt=0, description="A stopping worker exits after this long, whatever hangs."
+    )
+
     # --- Learning ---------------------------------------------------------
     learning_enabled: bool = Field(
         default=True, description="Run the learner agent (off: no learning, e.g. to measure it)."
@@ -82,6 +115,16 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     cache_ttl_s: float = Field(
         default=300.0, ge=0, description="Result cache TTL for cacheable tools."
+    )
+    redis_timeout_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="Longest one Redis command may take before the cache is bypassed.",
+    )
+    redis_cooldown_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="After a Redis failure, the cache is bypassed this long before one probe.",
     )
 
     # --- Local services (toolwise services ...) --------------------------

@@ -150,3 +150,26 @@ def test_the_learned_ranker_keeps_the_top_k_admissible_tools() -> None:
     rank = learned_ranker(Recommender(), _Replica(), 1, np.random.default_rng(0))  # type: ignore[arg-type]
     ranked = rank("search the documents for backoff", {}, [*unrelated, costly])
     assert [c.spec.name for c in ranked] == ["docsearch.search"]
+
+
+def test_an_intent_of_more_requests_than_allowed_is_refused_before_ranking() -> None:
+    ranked: list[str] = []
+
+    def counting_ranker(text, context, specs):  # type: ignore[no-untyped-def]
+        ranked.append(text)
+        return keyword_ranker(text, context, specs)
+
+    text = " and ".join(f"calculate {n} + 1" for n in range(17))
+    intent = IntentSubmitted(intent_id="i", text=text)
+    with pytest.raises(PlanningError) as info:
+        plan_steps(intent, TOOLS, counting_ranker, RetryPolicy(), max_steps=16)
+    assert info.value.kind == "too_many_steps" and "17 requests" in info.value.reason
+    assert ranked == []
+    assert len(plan_steps(intent, TOOLS, keyword_ranker, RetryPolicy(), max_steps=17)) == 17
+
+
+def test_steps_of_the_longest_intent_id_have_ids_the_events_accept() -> None:
+    intent = IntentSubmitted(intent_id="x" * 200, text="calculate 1 + 2 and then calculate 3 * 4")
+    steps = plan_steps(intent, TOOLS, keyword_ranker, RetryPolicy())
+    assert len({s.step_id for s in steps}) == 2
+    assert all(len(s.step_id) <= 200 for s in steps)
