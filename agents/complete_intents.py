@@ -12,7 +12,7 @@ from agents.outcome_assembly import apply_progress, closed, failure_outcome, rec
 from models import Event, PlanCreated, ToolCallCompleted
 from streams.app import app
 from streams.topics import outcomes_topic, plans_topic, progress_topic, tool_results_topic
-from tables.workflow import intent_progress
+from tables.workflow import intent_progress, keep
 
 # Completing records whose outcome this process has handed to the producer
 # (which Faust flushes before it commits). After a rebalance Faust may hand
@@ -42,7 +42,7 @@ async def _progress(event: Any, update: Event) -> None:
     assert isinstance(update, PlanCreated | ToolCallCompleted)
     at = record_at(event.message)
     state, outcome = apply_progress(intent_progress.get(update.intent_id), update, time.time(), at)
-    intent_progress[update.intent_id] = state
+    keep(intent_progress, update.intent_id, state)
     if outcome is not None and at not in _sent:
         _remember_sent(at)
         await outcomes_topic.send(key=update.intent_id.encode(), value=outcome.to_bytes())
@@ -55,5 +55,5 @@ async def _answer(event: Any, update: Event | None, kind: str, reason: str) -> N
         await answer_unreadable(event, kind, reason)
         return
     failed = failure_outcome(update.intent_id, kind, f"completing the intent failed: {reason}")
-    intent_progress[update.intent_id] = closed(failed, record_at(event.message), time.time())
+    keep(intent_progress, update.intent_id, closed(failed, record_at(event.message), time.time()))
     await outcomes_topic.send(key=update.intent_id.encode(), value=failed.to_bytes())

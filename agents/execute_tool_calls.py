@@ -14,7 +14,7 @@ from models import ErrorKind, ToolCallCompleted, ToolCallRequested
 from models.ids import derived_id
 from streams.app import app, settings
 from streams.topics import tool_calls_topic, tool_results_topic
-from tables.workflow import completed_calls
+from tables.workflow import completed_calls, keep
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ async def _execute(event: Any, request: ToolCallRequested) -> None:
         runtime = await get_runtime(settings)
         completion = await _cached(runtime, request) or await execute_step(request, runtime.runner)
         await _remember(runtime, request, completion)
-        completed_calls[request.call_id] = completion.model_dump(mode="json")
+        keep(completed_calls, request.call_id, completion.model_dump(mode="json"))
     await _send(request, completion)
 
 
@@ -59,7 +59,7 @@ async def _answer(event: Any, request: ToolCallRequested | None, kind: str, reas
         error=f"{kind}: {reason}"[:2000],
         attempts=0,
     )
-    completed_calls[request.call_id] = failed.model_dump(mode="json")
+    keep(completed_calls, request.call_id, failed.model_dump(mode="json"))
     await _send(request, failed)
 
 
@@ -68,13 +68,10 @@ async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompl
     spec = runtime.tools.get(step.tool)
     if runtime.cache is None or spec is None or not spec.cacheable:
         return None
-    try:
-        output = await runtime.cache.get(
-            cache_key(settings.app_id, spec.name, spec.version, step.arguments)
-        )
-    except Exception as exc:  # a cache outage must not fail tool calls
-        log.warning("result cache unavailable: %s", exc)
-        return None
+    # A guarded cache: an outage or a slow Redis reads as a miss (agents.result_cache).
+    output = await runtime.cache.get(
+        cache_key(settings.app_id, spec.name, spec.version, step.arguments)
+    )
     if output is None:
         return None
     return ToolCallCompleted(
@@ -97,11 +94,8 @@ async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCall
     arguments = request.step.arguments
     if done.tool != request.step.tool:
         arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)
-    try:
-        await runtime.cache.put(
-            cache_key(settings.app_id, spec.name, spec.version, arguments),
-            done.output,
-            settings.cache_ttl_s,
-        )
-    except Exception as exc:
-        log.warning("result cache unavailable: %s", exc)
+    await runtime.cache.put(
+        cache_key(settings.app_id, spec.name, spec.version, arguments),
+        done.output,
+        settings.cache_ttl_s,
+    )

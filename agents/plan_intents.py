@@ -19,7 +19,7 @@ from models import IntentSubmitted, PlanCreated, ToolSpec
 from models.ids import derived_id
 from streams.app import app, settings
 from streams.topics import intents_topic, plans_topic, tool_calls_topic
-from tables.workflow import planned_intents
+from tables.workflow import keep, planned_intents
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
     except PlanningError as exc:
         if exc.kind in _DEAD_LETTERED_KINDS:
             await send_dead_letter(event, exc.kind, exc.reason)
-        planned_intents[intent.intent_id] = {"failed": exc.kind}
+        keep(planned_intents, intent.intent_id, {"failed": exc.kind})
         await send_failure(intent.intent_id, exc.kind, exc.reason)
         return
     plan = PlanCreated(
@@ -70,7 +70,7 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         intent_text=intent.text[: settings.carried_text_chars],
         submitted_at=intent.occurred_at,
     )
-    planned_intents[intent.intent_id] = {"plan": plan.model_dump(mode="json")}
+    keep(planned_intents, intent.intent_id, {"plan": plan.model_dump(mode="json")})
     await _send_plan(plan)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from agents.plan_builder import Ranker, keyword_ranker
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
-from agents.result_cache import RedisResultCache, ResultCache
+from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
 from agents.step_runner import StepRunner
 from learning import Recommender
 from models import ExecutionRecorded, ToolSpec
@@ -68,9 +68,13 @@ async def get_runtime(settings: Settings) -> Runtime:
             registry = ToolRegistry.from_config(load_tools_config(settings.tools_config))
             await registry.start()
             log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
-            cache: ResultCache | None = (
-                RedisResultCache(settings.redis_url) if settings.redis_url else None
-            )
+            cache: ResultCache | None = None
+            if settings.redis_url:
+                cache = GuardedCache(
+                    RedisResultCache(settings.redis_url, settings.redis_timeout_s),
+                    settings.redis_timeout_s,
+                    Breaker(settings.redis_cooldown_s),
+                )
             runner = StepRunner(call=registry.call, record=record_execution)
             tools = {spec.name: spec for spec in registry.specs()}  # fixed once listed
             learned = LearnedReplica(

@@ -114,10 +114,12 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import ensure_topics, topic_specs
+    from interfaces.worker import ensure_all_topics, register_agents
+    from streams.topics import topic_specs
 
     if args.action == "create":
-        created = asyncio.run(ensure_topics(settings))
+        register_agents(settings)
+        created = asyncio.run(ensure_all_topics(settings))
         print("created: " + (", ".join(created) or "none (all exist)"))
     else:
         for spec in topic_specs(settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -28,20 +29,35 @@ def _exit_after(timeout_s: float) -> None:
     timer.start()
 
 
-def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    from streams.topics import ensure_topics
-
-    asyncio.run(ensure_topics(settings))
-    settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust will not create parents
-
-    import importlib
-
+def register_agents(settings: Settings) -> None:
+    """Import the agent modules: each registers its agent, and its tables, on the app."""
     from agents import AGENT_MODULES
 
-    for module in AGENT_MODULES:  # importing registers each agent on the app
+    for module in AGENT_MODULES:
         if module == "agents.learn_from_executions" and not settings.learning_enabled:
             continue
         importlib.import_module(module)
+
+
+async def ensure_all_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Toolwise's topics and every registered table's changelog (``register_agents`` first)."""
+    from streams.topics import changelog_specs, ensure_topics
+
+    return await ensure_topics(settings, timeout_s, extra=changelog_specs(settings))
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    from streams.topics import TopicMismatch
+
+    register_agents(settings)
+    try:
+        # Every topic, changelogs included, exists and is served before any agent starts.
+        asyncio.run(ensure_all_topics(settings))
+    except TopicMismatch as exc:
+        print(f"toolwise worker: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust will not create parents
+
     if settings.web_enabled:
         import interfaces.dashboard  # noqa: F401  (registers the web pages and their feed)
     from agents.runtime import close_runtime, get_runtime

@@ -90,7 +90,9 @@ def render_server_properties(settings: Settings, log_dirs: Path) -> str:
         "share.coordinator.state.topic.min.isr": "1",
         # No 3 s wait for more members before the first rebalance: tests start fast.
         "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "true",
+        # Off: a client that published before the first worker started got a 1-partition
+        # intents topic, and the worker could never use it (its changelogs have more).
+        "auto.create.topics.enable": "false",
         "num.partitions": "1",
         "message.max.bytes": str(MESSAGE_MAX_BYTES),
     }

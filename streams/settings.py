@@ -42,7 +42,13 @@ class Settings(BaseSettings):
 
     # --- Worker ----------------------------------------------------------
     store: str = Field(
-        default="memory://", description="Faust table store; state is rebuilt from changelogs."
+        default="memory://",
+        description="Faust store of the learned state (rebuilt from its changelog at start).",
+    )
+    workflow_store: str = Field(
+        default="rocksdb://",
+        description="Store of the per-intent tables (plans, call results, progress): RocksDB, so "
+        "a restarted worker reads only the changelog written since it stopped.",
     )
     datadir: Path = Field(
         default=_PACKAGE_ROOT / ".toolwise" / "data", description="Faust's data dir."

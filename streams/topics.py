@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -21,6 +23,10 @@ class TopicSpec:
     description: str
     configs: dict[str, str] = field(default_factory=dict)
     partitions: int | None = None  # None: settings.partitions
+    full_name: str | None = None  # a topic not named after the prefix (a table's changelog)
+
+    def name(self, settings: Settings) -> str:
+        return self.full_name or settings.topic_name(self.suffix)
 
 
 def _big(settings: Settings) -> dict[str, str]:
@@ -90,8 +96,44 @@ progress_topic = app.topic(
 )
 
 
-async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create every Toolwise topic that does not exist yet; return the ones created."""
+class TopicMismatch(RuntimeError):
+    """A topic exists with a partition count Toolwise cannot work with."""
+
+
+def changelog_specs(settings: Settings) -> list[TopicSpec]:
+    """The changelog topic of every table registered on the app (import the agents first).
+
+    Created before the agents start: Faust created them lazily at assignment, and in 1 of 12
+    fresh starts the broker did not list a new changelog yet, so every table write raised
+    PartitionsMismatch and records were lost.
+    """
+    specs = []
+    for table in app.tables.values():
+        name = table.changelog_topic.get_topic_name()
+        specs.append(
+            TopicSpec(
+                name.removeprefix(f"{settings.topic_prefix}-"),
+                f"changelog of table {table.name}",
+                {
+                    "cleanup.policy": "compact",
+                    **{k: str(v) for k, v in table.extra_topic_configs.items()},
+                },
+                partitions=table.partitions or settings.partitions,
+                full_name=name,
+            )
+        )
+    return specs
+
+
+async def ensure_topics(
+    settings: Settings, timeout_s: float = 30.0, extra: Sequence[TopicSpec] = ()
+) -> list[str]:
+    """Create every Toolwise topic (and ``extra``) that does not exist yet; return those created.
+
+    Raises TopicMismatch when an existing topic has another partition count than Toolwise
+    expects: keyed topics and their tables' changelogs must agree, or every table write fails.
+    """
+    specs = [*topic_specs(settings), *extra]
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000
     )
@@ -101,13 +143,13 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
-                settings.topic_name(spec.suffix),
+                spec.name(settings),
                 num_partitions=spec.partitions or settings.partitions,
                 replication_factor=settings.replication_factor,
                 topic_configs=spec.configs,
             )
-            for spec in topic_specs(settings)
-            if settings.topic_name(spec.suffix) not in existing
+            for spec in specs
+            if spec.name(settings) not in existing
         ]
         for new in wanted:
             try:
@@ -115,13 +157,36 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
                 created.append(new.name)
             except TopicAlreadyExistsError:
                 pass  # another worker won the race
-        if created:
-            await _until_served(admin, created, timeout_s)
+        names = [spec.name(settings) for spec in specs]
+        await _until_served(admin, names, timeout_s)
+        _check_partitions(settings, specs, await admin.describe_topics(names))
     finally:
         await admin.close()
     if created:
         log.info("created topics: %s", ", ".join(created))
     return created
+
+
+def _check_partitions(
+    settings: Settings, specs: Sequence[TopicSpec], described: Sequence[dict[str, Any]]
+) -> None:
+    found = {d["topic"]: len(d["partitions"]) for d in described}
+    wrong = [
+        (spec.name(settings), found[spec.name(settings)], spec.partitions or settings.partitions)
+        for spec in specs
+        if found.get(spec.name(settings), 0) != (spec.partitions or settings.partitions)
+    ]
+    if wrong:
+        lines = [f"  {name}: {have} partitions, expected {want}" for name, have, want in wrong]
+        raise TopicMismatch(
+            "topics exist with the wrong number of partitions (a client that publishes before "
+            "the first worker starts lets a broker with auto.create.topics.enable=true create "
+            "them with its default):\n"
+            + "\n".join(lines)
+            + "\nDelete them (kafka-topics.sh --bootstrap-server HOST --delete --topic NAME) "
+            "or use another TOOLWISE_TOPIC_PREFIX and TOOLWISE_APP_ID, then start the worker "
+            "again. Disable auto.create.topics.enable on the broker so it cannot happen again."
+        )
 
 
 async def _until_served(admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float) -> None:
