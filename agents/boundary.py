@@ -5,9 +5,9 @@ reason, or (where the record belongs to an intent) a dead letter and an answer t
 Only then is it acknowledged, so Faust commits past it. Concretely, for every record:
 
 1. a record the group has already committed is passed over (``committed_before``);
-2. a record that was in flight at ``settings.max_message_deaths`` worker deaths is dead-lettered
+2. a record that does not decode is dead-lettered with the codec's kind and reason, and answered;
+3. a record that was in flight at ``settings.max_message_deaths`` worker deaths is dead-lettered
    (``crash_loop``) and answered instead of being handled again (``streams.inflight_ledger``);
-3. a record that does not decode is dead-lettered with the codec's kind and reason, and answered;
 4. an exception from the handler is logged, dead-lettered (``processing_error``) and answered;
    the agent goes on with the next record, so no exception reaches Faust's supervisor (two
    crashes within milliseconds made it stop the whole worker).
@@ -108,19 +108,21 @@ async def checked_events(
         position = (message.topic, message.partition, message.offset)
         ledger.begin(position)
         try:
+            try:
+                value = decode(event.value, models[message.topic], settings.max_message_bytes)
+            except InvalidMessage as exc:
+                await _reject(event, None, exc.kind, exc.reason, answer)
+                _end(event)
+                continue
             deaths = ledger.deaths(position)
             if deaths >= settings.max_message_deaths:
                 reason = (
                     f"this record was being processed when the worker died {deaths} times; "
                     "it is set aside so that it cannot stop the worker again"
                 )
-                await _reject(event, None, "crash_loop", reason, answer)
-                _end(event)
-                continue
-            try:
-                value = decode(event.value, models[message.topic], settings.max_message_bytes)
-            except InvalidMessage as exc:
-                await _reject(event, None, exc.kind, exc.reason, answer)
+                # Answered with the decoded value, so the agent can record the failure where
+                # copies of the same request (a re-sent plan) will find it.
+                await _reject(event, value, "crash_loop", reason, answer)
                 _end(event)
                 continue
         except BaseException:

@@ -85,10 +85,12 @@ async def _steps(intent: IntentSubmitted, runtime: Runtime) -> list[Any]:
         )
     deadline = time.monotonic() + settings.planning_budget_s
     encoder = runtime.recommender.encoder
-    if intent.tool is None and encoder is not None:
+    requests = clauses(intent.text)
+    if intent.tool is None and encoder is not None and len(requests) <= settings.max_steps:
         # The sentence model is the costly part (~10 ms a text): run it in a thread for every
         # text the planner may rank, so the ranking below finds them in the encoder's cache.
-        texts = [*clauses(intent.text)[: settings.max_steps], intent.text]
+        # (More requests than max_steps: plan_steps refuses the intent before any ranking.)
+        texts = [*requests, intent.text]
         try:
             await asyncio.wait_for(asyncio.to_thread(encoder.embed, texts), _left(deadline))
         except TimeoutError:

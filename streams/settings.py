@@ -42,13 +42,10 @@ class Settings(BaseSettings):
 
     # --- Worker ----------------------------------------------------------
     store: str = Field(
-        default="memory://",
-        description="Faust store of the learned state (rebuilt from its changelog at start).",
-    )
-    workflow_store: str = Field(
         default="rocksdb://",
-        description="Store of the per-intent tables (plans, call results, progress): RocksDB, so "
-        "a restarted worker reads only the changelog written since it stopped.",
+        description="Faust store of the per-intent tables (plans, call results, progress): "
+        "RocksDB, so a restarted worker reads only the changelog written since it stopped; "
+        "'memory://' rebuilds them from their changelogs at every start.",
     )
     datadir: Path = Field(
         default=_PACKAGE_ROOT / ".toolwise" / "data", description="Faust's data dir."

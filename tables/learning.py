@@ -14,6 +14,11 @@ from streams.app import app, settings
 learned_state = app.Table(
     "learned-state",
     key_type=str,
+    # In memory whatever the app's store: every worker rebuilds the whole learned state from
+    # its changelog anyway (tables.replica), and the learner writes keys to the partition of
+    # the records they were learned from, which Faust's RocksDB store does not support. (The
+    # host part makes the URL count as set: Faust ignores a table store URL with no host.)
+    store="memory://learned-state",
     help="Learned tool metrics, context scores and word-tool counts, per generation.",
 )
 

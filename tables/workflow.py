@@ -6,8 +6,8 @@ worker recovers exactly its share. Values are dicts stamped by ``keep`` with ``a
 (see ``tables.retention``); ``sweeper`` deletes them ``settings.state_retention_s`` after their
 last write, which is also how long a redelivered intent or call is recognised.
 
-The tables live in ``settings.workflow_store`` (RocksDB by default): a restarted worker reads
-only the changelog written since it stopped, not everything retained.
+The tables live in the app's store, ``settings.store`` (RocksDB by default): a restarted worker
+reads only the changelog written since it stopped, not everything retained.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ def _table(name: str, help: str) -> Any:
     return app.Table(
         name,
         key_type=str,
-        store=settings.workflow_store,
         extra_topic_configs=_CHANGELOG_CONFIGS,
         help=help,
     )
