@@ -236,6 +236,10 @@ class SandboxPool:
         finally:
             self._idle.put_nowait(process)
 
+    def pids(self) -> list[int]:
+        """Host pids of the workers' bubblewrap processes, for diagnostics."""
+        return [p.pid for p in self._all if p.pid is not None and p.alive]
+
     async def aclose(self) -> None:
         if self._starting is not None and not self._starting.done():
             self._starting.cancel()

@@ -208,3 +208,8 @@ ALLOWED_IMPORTS: dict[str, tuple[str, ...]] = {
 
 # The real module behind a curated namespace, where it is not the module of the same name.
 BACKING_MODULE: dict[str, str] = {"re": "re2"}
+
+# Modules the curated members import from C at call time (datetime's strftime imports
+# time, its strptime _strptime). They are imported before any tool runs and handed
+# only to such internal imports, never to a tool.
+SUPPORT_MODULES: tuple[str, ...] = ("time", "_strptime")

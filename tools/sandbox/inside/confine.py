@@ -67,12 +67,16 @@ def set_rlimits(limits: Mapping[str, int]) -> None:
         resource.setrlimit(which, (value, hard))
 
 
-def isolate_descriptors(keep: int, null: int) -> None:
-    """Point stdin, stdout and stderr at ``null`` (/dev/null) and close every other
-    descriptor but ``keep``: the tool's process holds nothing of its parent's."""
-    if keep < 3:
-        raise ValueError(f"the descriptor to keep must not be stdio, got {keep}")
+# The descriptor a tool's process writes its result to.
+RESULT_FD = 3
+
+
+def isolate_descriptors(keep: int, null: int) -> int:
+    """Point stdin, stdout and stderr at ``null`` (/dev/null), move ``keep`` to RESULT_FD
+    and close every other descriptor: the tool's process holds nothing of its parent's."""
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 20)
+    if keep != RESULT_FD:
+        os.dup2(keep, RESULT_FD)
+    os.closerange(RESULT_FD + 1, 1 << 20)
+    return RESULT_FD

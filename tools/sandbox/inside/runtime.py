@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .allowlist import ALLOWED_IMPORTS, BACKING_MODULE, BUILTINS
+from .allowlist import ALLOWED_IMPORTS, BACKING_MODULE, BUILTINS, SUPPORT_MODULES
 
 ENTRY_POINT = "run"
 # The file name tracebacks and syntax errors show for a generated tool's source.
@@ -51,6 +51,8 @@ class Namespace:
 
 def build_namespaces() -> dict[str, Namespace]:
     """One Namespace per allowed import, filled from the real (backing) module."""
+    for name in SUPPORT_MODULES:
+        importlib.import_module(name)
     namespaces = {}
     for name, members in ALLOWED_IMPORTS.items():
         module = importlib.import_module(BACKING_MODULE.get(name, name))
@@ -65,9 +67,14 @@ def build_builtins(namespaces: Mapping[str, Namespace]) -> dict[str, Any]:
         name: str,
         globals: Mapping[str, Any] | None = None,
         locals: Mapping[str, Any] | None = None,
-        fromlist: tuple[str, ...] = (),
+        fromlist: tuple[str, ...] | list[str] | None = None,
         level: int = 0,
-    ) -> Namespace:
+    ) -> Any:
+        # C code (PyImport_Import) passes fromlist as a list, which an import statement
+        # never does (None or a tuple) and a tool cannot (it cannot name __import__):
+        # such an internal import of a support module gets the module itself.
+        if isinstance(fromlist, list) and name in SUPPORT_MODULES:
+            return sys.modules[name]
         if level != 0 or name not in namespaces:
             allowed = ", ".join(sorted(namespaces))
             raise ImportError(f"generated tools cannot import {name!r}; allowed: {allowed}")

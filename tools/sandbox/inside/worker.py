@@ -63,7 +63,7 @@ class Worker:
 
     def _run_confined(self, request: Mapping[str, Any], out: int) -> None:
         try:
-            isolate_descriptors(out, self.null)
+            out = isolate_descriptors(out, self.null)
             set_rlimits(self.rlimits)
             set_recursion_depth(self.recursion_depth)
             self.call_filter.install()
@@ -118,7 +118,7 @@ class Worker:
             "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000,
         }
         if stopped == "timeout":
-            return {"reason": "timeout", "message": f"no result within {timeout_s:g} s", **timing}
+            return {"reason": "timeout", "message": f"no result within {timeout_s:.3g} s", **timing}
         if stopped or size > self.output_bytes + OUTPUT_SLACK_BYTES:
             message = f"the tool wrote more than its output cap of {self.output_bytes} bytes"
             return {"reason": "output_too_large", "message": message, **timing}
