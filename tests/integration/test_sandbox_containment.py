@@ -45,9 +45,21 @@ async def plain(
     return await pool.run(textwrap.dedent(body), args, timeout_s, restricted=False)
 
 
-async def test_a_tool_runs_as_nobody_inside_and_on_the_host(pool: SandboxPool) -> None:
-    outcome = await plain(pool, "import os\ndef run():\n    return [os.getuid(), os.getgid()]\n")
-    assert outcome.result == [65534, 65534]
+async def test_a_tool_runs_as_nobody_without_capabilities_under_seccomp(
+    pool: SandboxPool,
+) -> None:
+    outcome = await plain(
+        pool,
+        """
+        import os
+        def run():
+            with open("/proc/self/status") as f:
+                status = dict(line.split(":", 1) for line in f.read().splitlines())
+            fields = ["CapEff", "CapPrm", "CapBnd", "NoNewPrivs", "Seccomp"]
+            return [os.getuid(), os.getgid(), [status[k].strip() for k in fields]]
+        """,
+    )
+    assert outcome.result == [65534, 65534, ["0" * 16, "0" * 16, "0" * 16, "1", "2"]], outcome
     if os.geteuid() == 0:
         for pid in pool.pids():
             with open(f"/proc/{pid}/status") as file:  # noqa: ASYNC230 - procfs, instant
@@ -182,8 +194,9 @@ def run(name, args):
         ("mount", ["none", "/tmp", "tmpfs", 0, None]),
         ("ptrace", [0, 0, 0, 0]),  # PTRACE_TRACEME
         ("syscall", [250, 0, 0, 0, 0]),  # keyctl on x86_64
+        ("syscall", [0x40000000 + 41, 2, 1, 0]),  # socket through the x32 ABI
     ],
-    ids=["unshare", "mount", "ptrace", "keyctl"],
+    ids=["unshare", "mount", "ptrace", "keyctl", "x32 socket"],
 )
 async def test_namespace_mount_ptrace_and_keyring_calls_are_denied(
     pool: SandboxPool, name: str, args: list[object]
