@@ -53,7 +53,8 @@ class WorkerCommand:
 
 
 def find_bwrap() -> str:
-    found = shutil.which("bwrap", path=os.defpath + ":/usr/bin:/bin")
+    # Debian's bwrap, not whatever an environment's PATH would find first.
+    found = shutil.which("bwrap", path="/usr/bin:/bin")
     if found is None:
         raise SandboxUnavailable(
             "generated tools need bubblewrap, which is not installed: "
