@@ -24,14 +24,16 @@ TEST_ENV := TOOLWISE_BROKER=kafka://127.0.0.1:$(KAFKA_PORT) \
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-# Debian packages the services need: program=package.
-SYSTEM_PROGRAMS := redis-server=redis-server kcat=kcat java=openjdk-17-jre-headless mvn=maven
+# Debian packages the services and the sandbox of generated tools need: program=package.
+# The sandbox runs bubblewrap and, inside it, the system's /usr/bin/python3 (tools/sandbox/).
+SYSTEM_PROGRAMS := redis-server=redis-server kcat=kcat java=openjdk-17-jre-headless mvn=maven \
+	bwrap=bubblewrap /usr/bin/python3=python3
 
 .PHONY: help install install-system services status stop demo test bench lint
 
 help:
 	@echo "make install         venv in $(VENV) with toolwise[dev,fallback] (editable)"
-	@echo "make install-system  apt-get redis-server, kcat, java, maven when missing"
+	@echo "make install-system  apt-get redis-server, kcat, java, maven, bubblewrap when missing"
 	@echo "make services        start Kafka ($(KAFKA_PORT)) and Redis ($(REDIS_PORT)); 'make stop' stops them"
 	@echo "make demo            start services (Tansu if no Java) and run 'toolwise demo'"
 	@echo "make test            start services, run pytest, stop what it started"

@@ -210,6 +210,39 @@ class DeadLettered(Event):
     raw_truncated: bool = False
 
 
+class GeneratedToolSubmitted(Event):
+    """An agent offers a new tool: Python source whose ``run(**args)`` is the tool.
+
+    Judged by ``tools.sandbox.judge``; an accepted tool runs only in the sandbox.
+    """
+
+    type: Literal["GeneratedToolSubmitted"] = "GeneratedToolSubmitted"
+    name: str = Field(
+        min_length=1, max_length=100, description="The tool's name on its sandbox server."
+    )
+    version: str = Field(default="1", min_length=1, max_length=50)
+    source: str = Field(max_length=200_000, description="Python source defining run(**args).")
+    input_schema: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object"},
+        description="JSON Schema of run's keyword arguments.",
+    )
+    description: str = Field(default="", max_length=5_000, description="For the planner.")
+    submitter: str = Field(default="", max_length=200, description="Who submitted it.")
+
+
+class GeneratedToolJudged(Event):
+    """The verdict on one submission: accepted, or the rule it broke and the line."""
+
+    type: Literal["GeneratedToolJudged"] = "GeneratedToolJudged"
+    submission_id: str = Field(description="event_id of the GeneratedToolSubmitted.")
+    name: str
+    version: str = "1"
+    accepted: bool
+    rule: str | None = Field(default=None, description="The rule broken, e.g. 'underscore'.")
+    line: int | None = Field(default=None, ge=1, description="The source line that broke it.")
+    message: str = ""
+
+
 AnyEvent = Annotated[
     IntentSubmitted
     | PlanCreated
@@ -218,7 +251,9 @@ AnyEvent = Annotated[
     | IntentCompleted
     | IntentFailed
     | ExecutionRecorded
-    | DeadLettered,
+    | DeadLettered
+    | GeneratedToolSubmitted
+    | GeneratedToolJudged,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
@@ -232,4 +267,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     IntentFailed,
     ExecutionRecorded,
     DeadLettered,
+    GeneratedToolSubmitted,
+    GeneratedToolJudged,
 )

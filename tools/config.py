@@ -11,11 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.exceptions import ConfigError
+from tools.sandbox.bwrap import DEFAULT_PYTHON
+from tools.sandbox.limits import SandboxLimits
 
 __all__ = [
     "PROJECT_ROOT",
     "HttpServerConfig",
     "InProcessServerConfig",
+    "SandboxServerConfig",
     "ServerConfig",
     "StdioServerConfig",
     "ToolOverride",
@@ -111,8 +114,23 @@ class InProcessServerConfig(_ServerBase):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
+class SandboxServerConfig(_ServerBase):
+    """Generated tools run in the sandbox: a directory of ``<tool>.py`` + ``<tool>.json``."""
+
+    transport: Literal["sandbox"]
+    directory: Path = Field(description="Relative to the config file; see tools/sandbox/.")
+    workers: int = Field(
+        default=2, ge=1, le=64, description="Pre-forked sandbox workers: calls run at once."
+    )
+    python: str = Field(
+        default=DEFAULT_PYTHON, description="The interpreter inside the sandbox (under /usr)."
+    )
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+
+
 ServerConfig = Annotated[
-    StdioServerConfig | HttpServerConfig | InProcessServerConfig, Field(discriminator="transport")
+    StdioServerConfig | HttpServerConfig | InProcessServerConfig | SandboxServerConfig,
+    Field(discriminator="transport"),
 ]
 
 
@@ -132,6 +150,11 @@ class ToolsConfig(BaseModel):
                 raise ValueError(f"server name {name!r} must match {_SERVER_NAME.pattern}")
         return servers
 
+    def sandbox_directory(self, server: SandboxServerConfig) -> Path:
+        """A sandbox server's tool directory, relative to the config file."""
+        base = self.source.parent if self.source is not None else Path.cwd()
+        return (base / server.directory).resolve()
+
     def stdio_cwd(self, server: StdioServerConfig) -> Path:
         """A stdio server's working dir: ``cwd`` relative to the config file, else project root."""
         if server.cwd is None:
@@ -145,7 +168,7 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors():
         # Drop the union tag pydantic inserts ('servers.x.stdio.command'): the
         # user wrote 'servers.x.command'.
-        loc = [str(p) for p in item["loc"] if p not in ("stdio", "http", "inprocess")]
+        loc = [str(p) for p in item["loc"] if p not in ("stdio", "http", "inprocess", "sandbox")]
         lines.append(f"  {'.'.join(loc) or '<root>'}: {item['msg']}")
     return "\n".join(lines)
 

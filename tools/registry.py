@@ -22,6 +22,7 @@ from tools.config import (
     PROJECT_ROOT,
     HttpServerConfig,
     InProcessServerConfig,
+    SandboxServerConfig,
     ServerConfig,
     StdioServerConfig,
     ToolOverride,
@@ -29,8 +30,11 @@ from tools.config import (
     load_tools_config,
 )
 from tools.exceptions import ServerStartError
+from tools.sandbox.catalog import load_directory
+from tools.sandbox.client import SandboxToolClient
+from tools.sandbox.pool import SandboxPool
 
-__all__ = ["ToolRegistry", "build_client"]
+__all__ = ["ToolRegistry", "build_client", "build_sandbox_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +73,22 @@ def build_client(
         return McpToolClient(
             name, server.url, launch=f"http: {server.url}", connect_timeout_s=timeout
         )
+    if not isinstance(server, InProcessServerConfig):
+        raise TypeError(f"{name}: a {server.transport} server is not an MCP server")
     target = _factory_server(name, server)
     return McpToolClient(
         name, target, launch=f"in-process {server.factory}", connect_timeout_s=timeout
     )
+
+
+def build_sandbox_client(
+    name: str, server: SandboxServerConfig, config: ToolsConfig | None = None
+) -> SandboxToolClient:
+    """The client of one sandbox server; reads (but does not yet judge) its tool files."""
+    directory = config.sandbox_directory(server) if config is not None else server.directory
+    pool = SandboxPool(server.limits, size=server.workers, python=server.python)
+    launch = f"sandbox: {directory} ({server.workers} bubblewrap workers, {server.python})"
+    return SandboxToolClient(name, load_directory(directory), pool, launch=launch)
 
 
 class ToolRegistry:
@@ -99,6 +115,9 @@ class ToolRegistry:
         clients: dict[str, ToolClient] = {}
         for name, server in config.servers.items():
             try:
+                if isinstance(server, SandboxServerConfig):
+                    clients[name] = build_sandbox_client(name, server, config)
+                    continue
                 clients[name] = build_client(name, server, config)
             except ServerStartError as exc:  # an in-process factory failed
                 if not server.optional:

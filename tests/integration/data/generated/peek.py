@@ -1,0 +1,2 @@
+def run():
+    return ().__class__.__base__.__subclasses__()
