@@ -9,13 +9,16 @@ from typing import Any
 
 from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
+from interfaces import web_errors
 from interfaces.livestats import LiveStats
+from interfaces.web_errors import BadRequest, int_param
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
 from streams.app import app, settings
 from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
 
 log = logging.getLogger(__name__)
 stats = LiveStats()
+web_errors.install(app)
 
 _watched = app.topic(
     outcomes_topic.get_topic_name(),
@@ -67,10 +70,10 @@ async def api_recommend(web: Any, request: Any) -> Any:
     query = request.query
     text = query.get("text", "")
     if not text:
-        return web.json({"error": "missing ?text="}, status=400)
+        raise BadRequest("missing ?text=: the intent text to rank tools for")
     runtime = await get_runtime(settings)
     context = {k[len("context.") :]: v for k, v in query.items() if k.startswith("context.")}
-    generation = int(query["generation"]) if "generation" in query else None
+    generation = int_param(query, "generation")
     view = recommendations_view(
         runtime.recommender,
         runtime.learned,
@@ -79,7 +82,7 @@ async def api_recommend(web: Any, request: Any) -> Any:
         context,
         generation=generation,
         explore=query.get("explore", "0") == "1",
-        top_k=int(query.get("top_k", 10)),
+        top_k=int_param(query, "top_k", 10) or 10,
     )
     return web.json(view)
 

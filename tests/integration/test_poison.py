@@ -8,6 +8,8 @@ import json
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from interfaces.client import ToolwiseClient, tail
 from interfaces.process import spawn_worker
 from models import IntentCompleted, IntentFailed, IntentSubmitted
-from tests.integration.conftest import Pipeline, PipelineFactory
+from tests.integration.conftest import Pipeline, PipelineFactory, free_port, get_json
 
 pytestmark = pytest.mark.integration
 
@@ -182,3 +184,39 @@ async def test_a_stopping_worker_exits_within_its_timeout_with_a_tool_call_in_fl
     except subprocess.TimeoutExpired:
         pytest.fail(f"still running 60 s after SIGTERM\n{worker.log_tail()}")
     assert time.monotonic() - started < 10 + 5, worker.log_tail()
+
+
+def http_get(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_the_web_port_serves_no_stored_state_and_answers_errors_in_json(
+    pipeline_factory: PipelineFactory,
+) -> None:
+    pipeline = pipeline_factory()
+    from streams.topics import ensure_topics
+
+    await ensure_topics(pipeline.settings)
+    port = free_port()
+    pipeline.start_worker(web_port=port)
+    base = f"http://127.0.0.1:{port}"
+    async with ToolwiseClient(pipeline.settings) as client:
+        intent = IntentSubmitted(text="calculate 6 * 7")
+        assert isinstance(await pipeline.run(client, intent), IntentCompleted)
+    await get_json(f"{base}/api/stats")  # up
+    for path, status in [
+        (f"/table/planned-intents/{intent.intent_id}/", 404),
+        ("/router/x/", 404),
+        ("/nowhere", 404),
+        ("/api/recommend", 400),
+        ("/api/recommend?text=x&generation=abc", 400),
+        ("/api/recommend?text=x&top_k=many", 400),
+    ]:
+        code, body = await asyncio.to_thread(http_get, base + path)
+        assert (code, body["status"]) == (status, status), (path, body)
+        assert isinstance(body["error"], str) and body["error"]
+        assert "calculator" not in json.dumps(body)  # nothing of the stored plan
