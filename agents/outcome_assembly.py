@@ -1,89 +1,32 @@
-"""Gather an intent's plan and step results into exactly one outcome.
+"""An intent's plan and its steps' results, assembled into its one outcome.
 
-Plans and results travel on different topics, so a result may arrive before
-its plan; both are kept until every step of the plan has a result. The state
-is a plain JSON dict so a changelog-backed table can hold it. Applying the
-same event twice changes nothing.
+The outcome's id derives from the intent id, so the same plan and results assembled again (a
+redelivered plan) give an outcome with the same id: receivers dedupe by ``event_id``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from pydantic import Field, TypeAdapter
+from collections.abc import Sequence
+from typing import Any
 
 from models import IntentCompleted, IntentFailed, PlanCreated, StepResult, ToolCallCompleted
 from models.ids import derived_id
 
 Outcome = IntentCompleted | IntentFailed
-State = dict[str, Any]
-_OUTCOME: TypeAdapter[Outcome] = TypeAdapter(
-    Annotated[IntentCompleted | IntentFailed, Field(discriminator="type")]
-)
 
 
 def record_at(message: Any) -> str:
-    """Where a record sits, for ``apply_progress``'s ``at``: topic/partition@offset."""
+    """Where a record sits: topic/partition@offset."""
     return f"{message.topic}/{message.partition}@{message.offset}"
 
 
-def apply_progress(
-    state: State | None, event: PlanCreated | ToolCallCompleted, now: float, at: str
-) -> tuple[State, Outcome | None]:
-    """Return the new state and the outcome, if this event completed the intent.
-
-    ``at`` names the record the event came in (``record_at``).
-    """
-    state = dict(state) if state else {"plan": None, "results": {}, "done": None}
-    if state["done"] is not None:
-        if state.get("by") == at and state.get("outcome"):
-            # The record that completed the intent came again: the worker
-            # stopped after recording the outcome but maybe before sending it.
-            # Send again (same outcome id). A duplicate of that event in another
-            # record, or any other late event, changes nothing.
-            return state, _OUTCOME.validate_python(state["outcome"])
-        return state, None
-    if isinstance(event, PlanCreated):
-        if state["plan"] is None:
-            state["plan"] = event.model_dump(mode="json")
-    else:
-        results = dict(state["results"])
-        results.setdefault(event.call_id, event.model_dump(mode="json"))
-        state["results"] = results
-    if state["plan"] is None:
-        return state, None
-    plan = PlanCreated.model_validate(state["plan"])
-    if any(step.step_id not in state["results"] for step in plan.steps):
-        return state, None
-    outcome = _outcome(plan, state["results"], now)
-    return closed(outcome, at, now), outcome
-
-
-def closed(outcome: Outcome, at: str, now: float) -> State:
-    """The state of a finished intent: only its outcome, so the table stays small and late
-    events are ignored; ``at_s`` says when, for the retention sweep."""
-    return {
-        "plan": None,
-        "results": {},
-        "done": outcome.event_id,
-        "by": at,
-        "outcome": outcome.model_dump(mode="json"),
-        "at_s": now,
-    }
-
-
-def failure_outcome(intent_id: str, kind: str, reason: str) -> IntentFailed:
-    """An intent's IntentFailed, with the same id any outcome of the intent has."""
-    return IntentFailed(
-        event_id=derived_id("outcome", intent_id),
-        intent_id=intent_id,
-        reason=reason[:2000],
-        error_kind=kind,
-    )
-
-
-def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
-    steps = [ToolCallCompleted.model_validate(results[s.step_id]) for s in plan.steps]
+def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float) -> Outcome:
+    """The outcome of ``plan`` given one result per step, in the plan's order."""
+    if [r.call_id for r in results] != [s.step_id for s in plan.steps]:
+        raise ValueError(
+            f"plan {plan.intent_id} has steps {[s.step_id for s in plan.steps]}, "
+            f"results are for {[r.call_id for r in results]}"
+        )
     step_results = [
         StepResult(
             step_id=r.call_id,
@@ -96,13 +39,13 @@ def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
             cost=r.cost,
             latency_ms=r.latency_ms,
         )
-        for r in steps
+        for r in results
     ]
-    cost = sum(r.cost for r in steps)
-    attempts = sum(r.attempts for r in steps)
+    cost = sum(r.cost for r in results)
+    attempts = sum(r.attempts for r in results)
     latency_ms = max(0.0, (now - plan.submitted_at) * 1000.0) if plan.submitted_at else 0.0
     event_id = derived_id("outcome", plan.intent_id)
-    failed = [r for r in steps if not r.ok]
+    failed = [r for r in results if not r.ok]
     if failed:
         first = failed[0]
         return IntentFailed(
@@ -123,4 +66,14 @@ def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
         latency_ms=latency_ms,
         attempts=attempts,
         strategy=plan.strategy,
+    )
+
+
+def failure_outcome(intent_id: str, kind: str, reason: str) -> IntentFailed:
+    """An intent's IntentFailed, with the same id any outcome of the intent has."""
+    return IntentFailed(
+        event_id=derived_id("outcome", intent_id),
+        intent_id=intent_id,
+        reason=reason[:2000],
+        error_kind=kind,
     )

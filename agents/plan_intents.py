@@ -1,4 +1,4 @@
-"""plan_intents: IntentSubmitted -> PlanCreated + ToolCallRequested per step."""
+"""plan_intents: IntentSubmitted -> PlanCreated (execute_plans runs it)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from typing import Any
 from agents.answers import answer_unreadable, send_failure
 from agents.boundary import each_message, send_dead_letter
 from agents.plan_builder import Candidate, PlanningError, Ranker, clauses, plan_steps
-from agents.plan_builder import tool_call_requests as requests_of
 from agents.runtime import Runtime, get_runtime
 from learning import context_key
 from models import IntentSubmitted, PlanCreated, ToolSpec
 from models.ids import derived_id
 from streams.app import app, settings
-from streams.topics import intents_topic, plans_topic, tool_calls_topic
+from streams.topics import intents_topic, plans_topic
 from tables.workflow import keep, planned_intents
 
 log = logging.getLogger(__name__)
@@ -127,7 +126,4 @@ def _within(rank: Ranker, deadline: float) -> Ranker:
 
 
 async def _send_plan(plan: PlanCreated) -> None:
-    key = plan.intent_id.encode()
-    await plans_topic.send(key=key, value=plan.to_bytes())
-    for request in requests_of(plan):
-        await tool_calls_topic.send(key=key, value=request.to_bytes())
+    await plans_topic.send(key=plan.intent_id.encode(), value=plan.to_bytes())

@@ -38,6 +38,7 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.cpu_profile import Sampler, folded, hop_costs
 from bench.host import host
 from interfaces.client import ToolwiseClient
 from interfaces.process import PROJECT_ROOT, settings_env, spawn_worker, stop_process
@@ -63,7 +64,7 @@ VARIANTS: dict[str, Callable[[int], IntentSubmitted]] = {
 # intent waits that long, then a few more warm connections and pydantic caches.
 READY_TIMEOUT_S = 120.0
 WARMUP_INTENTS = 20
-HOPS = ("intent>plan", "plan>tool-call", "tool-call>result", "result>outcome", "outcome>client")
+HOPS = ("intent>plan", "plan>result", "result>outcome", "outcome>client")
 
 
 def say(*parts: object) -> None:
@@ -334,7 +335,7 @@ class Trace:
         return rates
 
 
-TRACED = ("intents", "plans", "tool-calls", "tool-results", "outcomes")
+TRACED = ("intents", "plans", "tool-results", "outcomes")
 
 
 async def read_trace(settings: Settings, ids: Sequence[str]) -> Trace:
@@ -428,7 +429,20 @@ async def run_variant(
     await wait_reporting(deployment, outcomes, [w.intent_id for w in warm], timeout_s=60)
     say(f"  {variant}: burst of {args.intents} ...")
     intents = [make(i) for i in range(args.intents)]
+    sampler = None
+    if args.profile and deployment.proc is not None:
+        stacks = deployment.log.with_name(f"{deployment.log.stem}-{variant}.stacks")
+        sampler = Sampler(deployment.proc.pid, stacks)
+        sampler.start()
     b = await load(deployment, client, outcomes, intents, None)
+    if sampler is not None:
+        sampler.stop()
+        b["cpu_ms_per_intent"] = hop_costs(
+            folded(sampler.output.read_text().splitlines()), len(intents)
+        )
+        costs = b["cpu_ms_per_intent"]
+        say(f"{'':13}cpu ms/intent {costs['total']:g}: " + _fmt(costs["by_hop"]))
+        say(f"{'':13}by library: " + _fmt(costs["by_library"]))
     trace = await read_trace(deployment.settings, [i.intent_id for i in intents])
     b["stage_rates_per_s"] = trace.stage_rates()
     say(
@@ -453,6 +467,10 @@ async def run_variant(
     p["hops_median_ms"] = trace.hops(outcomes.arrived_wall)
     say(f"{'':13}hops ms  " + "  ".join(f"{k} {v:g}" for k, v in p["hops_median_ms"].items()))
     return {"burst": b, "paced": p}
+
+
+def _fmt(costs: dict[str, float]) -> str:
+    return ", ".join(f"{name} {ms:g}" for name, ms in costs.items() if ms >= 0.005)
 
 
 def machine(broker: str) -> dict[str, Any]:
@@ -496,6 +514,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--log-dir", type=Path, default=None, help="worker logs (default .toolwise/bench/<time>)"
     )
     parser.add_argument("--keep-topics", action="store_true", help="do not delete the topics")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the worker with py-spy during each burst: CPU ms per intent per hop",
+    )
     parser.add_argument("--json", action="store_true", help="report on stderr, JSON on stdout")
     args = parser.parse_args(argv)
     args.systems = [s for s in args.systems.split(",") if s]

@@ -2,7 +2,7 @@
 
 The baseline of ``bench.pipeline``: it speaks the same topics and events as a
 Toolwise worker (IntentSubmitted in, IntentCompleted out) and runs the same
-pure code (``plan_steps``, ``execute_step``, ``apply_progress``) and the same
+pure code (``plan_steps``, ``execute_step``, ``assemble``) and the same
 ``ToolRegistry``, so what remains of the difference is the framework and the
 durability it buys. Each stage has its own consumer (auto-commit) and all share
 one producer; messages are JSON validated with pydantic (``models.codec.decode``)
@@ -23,17 +23,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from agents.outcome_assembly import State, apply_progress, record_at
+from agents.outcome_assembly import assemble
 from agents.plan_builder import PlanningError, keyword_ranker, plan_steps, tool_call_requests
 from agents.step_runner import StepRunner, execute_step
-from models import (
-    ExecutionRecorded,
-    IntentFailed,
-    IntentSubmitted,
-    PlanCreated,
-    ToolCallCompleted,
-    ToolCallRequested,
-)
+from models import ExecutionRecorded, IntentFailed, IntentSubmitted, PlanCreated
 from models.codec import InvalidMessage, decode
 from streams.settings import Settings, get_settings
 from tools.config import load_tools_config
@@ -45,7 +38,7 @@ Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
 
 
 class Relay:
-    """Three consume-process-produce loops over one producer and one tool registry."""
+    """Two consume-process-produce loops (plan, execute) over one producer and one registry."""
 
     def __init__(self, settings: Settings, registry: ToolRegistry) -> None:
         self.settings = settings
@@ -57,7 +50,6 @@ class Relay:
             max_request_size=2 * settings.max_message_bytes + 64 * 1024,
         )
         self.runner = StepRunner(call=registry.call, record=self._record)
-        self.progress: dict[str, State] = {}
         self.slots = asyncio.Semaphore(settings.executor_concurrency)
         self.calls: set[asyncio.Task[None]] = set()
         self.pending: set[asyncio.Future[Any]] = set()
@@ -98,40 +90,27 @@ class Relay:
             submitted_at=intent.occurred_at,
         )
         await self._send("plans", plan.intent_id, plan.to_bytes())
-        for request in tool_call_requests(plan):
-            await self._send("tool-calls", plan.intent_id, request.to_bytes())
 
     async def execute(self, message: ConsumerRecord[bytes, bytes]) -> None:
-        request = decode(message.value, ToolCallRequested, self.settings.max_message_bytes)
+        plan = decode(message.value, PlanCreated, self.settings.max_message_bytes)
         # Bounded concurrency like the executor's actors: a full house stops consumption.
         await self.slots.acquire()
-        task = asyncio.create_task(self._call(request))
+        task = asyncio.create_task(self._run(plan))
         self.calls.add(task)
         task.add_done_callback(self.calls.discard)
 
-    async def _call(self, request: ToolCallRequested) -> None:
+    async def _run(self, plan: PlanCreated) -> None:
         try:
-            done = await execute_step(request, self.runner)
-            await self._send("tool-results", request.intent_id, done.to_bytes())
+            requests = tool_call_requests(plan)
+            results = await asyncio.gather(*(execute_step(r, self.runner) for r in requests))
+            for done in results:
+                await self._send("tool-results", plan.intent_id, done.to_bytes())
+            outcome = assemble(plan, results, time.time())
+            await self._send("outcomes", plan.intent_id, outcome.to_bytes())
         except Exception:
-            log.exception("tool call %s failed", request.call_id)
+            log.exception("plan %s failed", plan.intent_id)
         finally:
             self.slots.release()
-
-    async def complete(self, message: ConsumerRecord[bytes, bytes]) -> None:
-        model: type[PlanCreated | ToolCallCompleted] = (
-            PlanCreated if message.topic == self._topic("plans") else ToolCallCompleted
-        )
-        update = decode(message.value, model, self.settings.max_message_bytes)
-        state, outcome = apply_progress(
-            self.progress.get(update.intent_id), update, time.time(), record_at(message)
-        )
-        if outcome is None:
-            self.progress[update.intent_id] = state
-            return
-        # No dedup: forget the intent once answered (a late duplicate starts afresh).
-        self.progress.pop(update.intent_id, None)
-        await self._send("outcomes", update.intent_id, outcome.to_bytes())
 
     async def consume(self, stage: str, suffixes: Iterable[str], handle: Handler) -> None:
         consumer = AIOKafkaConsumer(
@@ -165,8 +144,7 @@ class Relay:
         try:
             stages = [
                 self.consume("plan", ["intents"], self.plan),
-                self.consume("execute", ["tool-calls"], self.execute),
-                self.consume("complete", ["plans", "tool-results"], self.complete),
+                self.consume("execute", ["plans"], self.execute),
             ]
             await asyncio.gather(*stages)
         finally:

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tail = sub.add_parser("tail", help="print a topic's events as JSON lines")
     tail.add_argument(
-        "topic", help="intents, plans, tool-calls, tool-results, outcomes, executions, dead-letters"
+        "topic", help="intents, plans, tool-results, outcomes, executions, dead-letters"
     )
     tail.add_argument("--from-beginning", action="store_true")
     tail.add_argument(

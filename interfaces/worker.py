@@ -84,10 +84,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # A clean stop: what is in flight now is cancelled, not a death. Whatever hangs from
-        # here on (one SIGTERM in ten waited 6 minutes on an unacknowledged record), the
-        # process exits after shutdown_timeout_s; uncommitted records are read again by the
-        # next owner, as after any crash.
+        # A clean stop: Faust lets the records in flight finish and commits them, so a
+        # graceful stop sends every outcome once. Whatever hangs from here on (a tool call
+        # that takes minutes; one SIGTERM in ten waited 6 minutes on an unacknowledged record),
+        # the process exits after shutdown_timeout_s; uncommitted records are read again by
+        # the next owner, as after any crash. What is in flight now is not counted as a death.
         ledger.close()
         _exit_after(settings.shutdown_timeout_s)
         if settings.learning_enabled:

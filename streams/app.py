@@ -48,9 +48,6 @@ app = faust.App(
     broker_heartbeat_interval=1.0,
     broker_rebalance_timeout=30.0,
     table_cleanup_interval=30.0,
-    # Stopping does not wait for every record in flight to finish (a tool call may take
-    # minutes): those are cancelled, left uncommitted, and read again by the next owner.
-    stream_wait_empty=False,
     autodiscover=False,
 )
 

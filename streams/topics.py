@@ -40,9 +40,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             "intents", "IntentSubmitted, keyed by intent id; published by clients.", _big(settings)
         ),
-        TopicSpec("plans", "PlanCreated, keyed by intent id."),
-        TopicSpec("tool-calls", "ToolCallRequested, keyed by intent id.", _big(settings)),
-        TopicSpec("tool-results", "ToolCallCompleted, keyed by intent id.", _big(settings)),
+        TopicSpec("plans", "PlanCreated, keyed by intent id; execute-plans runs each."),
+        TopicSpec(
+            "tool-results",
+            "ToolCallCompleted per step, keyed by intent id (for observers).",
+            _big(settings),
+        ),
         TopicSpec(
             "outcomes", "IntentCompleted | IntentFailed, keyed by intent id.", _big(settings)
         ),
@@ -78,22 +81,10 @@ def _topic(suffix: str):  # type: ignore[no-untyped-def]
 
 intents_topic = _topic("intents")
 plans_topic = _topic("plans")
-tool_calls_topic = _topic("tool-calls")
 tool_results_topic = _topic("tool-results")
 outcomes_topic = _topic("outcomes")
 executions_topic = _topic("executions")
 dead_letters_topic = _topic("dead-letters")
-
-# The completer reads plans and step results together: both keyed by intent
-# id with the same partition count, so one intent's events meet in one place.
-progress_topic = app.topic(
-    settings.topic_name("plans"),
-    settings.topic_name("tool-results"),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
 
 
 class TopicMismatch(RuntimeError):

@@ -1,5 +1,8 @@
 """Per-intent and per-call state of the pipeline, changelog-backed, expiring after a retention.
 
+``planned_intents`` (intent id -> its plan, or why it has none) is written by plan_intents;
+``completed_calls`` (call id -> its ToolCallCompleted) by execute_plans.
+
 Every table is keyed by intent id or call id, and each is written only while processing an
 event keyed by that intent, so its changelog partition is the event's partition and a restarted
 worker recovers exactly its share. Values are dicts stamped by ``keep`` with ``at_s`` and ``p``
@@ -29,9 +32,6 @@ _CHANGELOG_CONFIGS = {
     "delete.retention.ms": str(10 * 60 * 1000),
     "min.cleanable.dirty.ratio": "0.1",
 }
-# An intent still waiting for step results (its tool calls may take long, with retries and
-# fallbacks) is kept at least a day after its last event.
-_OPEN_RETENTION_S = 24 * 3600.0
 
 
 def _table(name: str, help: str) -> Any:
@@ -51,10 +51,6 @@ completed_calls = _table(
     "completed-calls",
     "call id -> ToolCallCompleted; a redelivered request re-sends it instead of re-running.",
 )
-intent_progress = _table(
-    "intent-progress",
-    "intent id -> plan and step results until the outcome, then only the outcome.",
-)
 
 
 def _owns(table: Any, partition: int) -> bool:
@@ -64,14 +60,6 @@ def _owns(table: Any, partition: int) -> bool:
 sweeper = RetentionSweeper(_owns)
 sweeper.add(Retained(planned_intents, settings.state_retention_s))
 sweeper.add(Retained(completed_calls, settings.state_retention_s))
-sweeper.add(
-    Retained(
-        intent_progress,
-        settings.state_retention_s,
-        open_retention_s=max(settings.state_retention_s, _OPEN_RETENTION_S),
-        is_open=lambda value: value.get("done") is None,
-    )
-)
 
 
 def keep(table: Any, key: str, value: dict[str, Any]) -> None:

@@ -1,0 +1,140 @@
+"""execute_plans: PlanCreated -> a ToolCallCompleted per step, then the intent's outcome.
+
+One agent runs every step of a plan (concurrently) and answers the intent, where three hops did
+before (tool calls on their own topic, an executor, and a completer gathering plans and step
+results in a table). Per intent that saves two topic hops and three changelog writes: measured,
+the pipeline's CPU per intent (bench.pipeline --profile) went from 15.8 to about two thirds of
+that, most of it Kafka and Faust per-message work.
+
+Restarts and redeliveries: each step's result is kept in ``completed_calls`` (keyed by call id)
+once it is known, so a plan read again re-sends the stored results instead of running their
+tools again, and its outcome, assembled from the same results, has the same id. A step whose
+call a crash interrupted runs again (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from agents.answers import answer_unreadable
+from agents.boundary import each_message
+from agents.outcome_assembly import assemble, failure_outcome, record_at
+from agents.plan_builder import tool_call_requests
+from agents.result_cache import cache_key
+from agents.runtime import Runtime, get_runtime
+from agents.step_runner import execute_step
+from models import ErrorKind, PlanCreated, ToolCallCompleted, ToolCallRequested
+from models.ids import derived_id
+from streams.app import app, settings
+from streams.topics import outcomes_topic, plans_topic, tool_results_topic
+from tables.workflow import completed_calls, keep
+
+log = logging.getLogger(__name__)
+
+# Plans whose outcome this process has handed to the producer (which Faust flushes before it
+# commits). After a rebalance Faust may hand the same record to the agent twice; the second
+# time the outcome must not go out again. After a restart the memory is empty and the outcome
+# is sent again, with the same id: it may never have left.
+_SENT_MAX = 10_000
+_sent: OrderedDict[str, None] = OrderedDict()
+
+
+# Each concurrent actor holds one plan in flight; Faust commits an offset only once every
+# earlier message of the partition is acked, so at-least-once holds.
+@app.agent(plans_topic, name="execute-plans", concurrency=settings.executor_concurrency)
+async def execute_plans(stream: Any) -> None:
+    models = {plans_topic.get_topic_name(): PlanCreated}
+    await each_message(stream, models, _execute, _answer)
+
+
+async def _execute(event: Any, plan: PlanCreated) -> None:
+    requests = tool_call_requests(plan)
+    results = await asyncio.gather(*(_run_step(request) for request in requests))
+    at = record_at(event.message)
+    if at in _sent:
+        return
+    _sent[at] = None
+    while len(_sent) > _SENT_MAX:
+        _sent.popitem(last=False)
+    outcome = assemble(plan, list(results), time.time())
+    await outcomes_topic.send(key=plan.intent_id.encode(), value=outcome.to_bytes())
+
+
+async def _run_step(request: ToolCallRequested) -> ToolCallCompleted:
+    """The step's stored result, or its tool's; published on tool-results either way."""
+    stored = completed_calls.get(request.call_id)
+    if stored is not None:
+        completion = ToolCallCompleted.model_validate(stored)
+    else:
+        runtime = await get_runtime(settings)
+        completion = await _cached(runtime, request) or await execute_step(request, runtime.runner)
+        await _remember(runtime, request, completion)
+        keep(completed_calls, request.call_id, completion.model_dump(mode="json"))
+    # Observers read step results here; nothing in the pipeline waits for them.
+    tool_results_topic.send_soon(key=request.intent_id.encode(), value=completion.to_bytes())
+    return completion
+
+
+async def _answer(event: Any, plan: PlanCreated | None, kind: str, reason: str) -> None:
+    """A plan that could not be run still answers its intent, as a failure that says why; its
+    steps are recorded as failed so that a copy of the plan does not run them again."""
+    if plan is None:
+        await answer_unreadable(event, kind, reason)
+        return
+    for request in tool_call_requests(plan):
+        if completed_calls.get(request.call_id) is None:
+            failed = ToolCallCompleted(
+                event_id=derived_id("done", request.call_id),
+                intent_id=request.intent_id,
+                call_id=request.call_id,
+                tool=request.step.tool,
+                ok=False,
+                error_kind=ErrorKind.PROCESSING_ERROR,
+                error=f"{kind}: {reason}"[:2000],
+                attempts=0,
+            )
+            keep(completed_calls, request.call_id, failed.model_dump(mode="json"))
+    outcome = failure_outcome(plan.intent_id, "processing_error", f"{kind}: {reason}")
+    await outcomes_topic.send(key=plan.intent_id.encode(), value=outcome.to_bytes())
+
+
+async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompleted | None:
+    step = request.step
+    spec = runtime.tools.get(step.tool)
+    if runtime.cache is None or spec is None or not spec.cacheable:
+        return None
+    # A guarded cache: an outage or a slow Redis reads as a miss (agents.result_cache).
+    output = await runtime.cache.get(
+        cache_key(settings.app_id, spec.name, spec.version, step.arguments)
+    )
+    if output is None:
+        return None
+    return ToolCallCompleted(
+        event_id=derived_id("done", request.call_id),
+        intent_id=request.intent_id,
+        call_id=request.call_id,
+        tool=spec.name,
+        ok=True,
+        output=output,
+        attempts=0,
+        tools_tried=[],
+        cached=True,
+    )
+
+
+async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCallCompleted) -> None:
+    spec = runtime.tools.get(done.tool)
+    if runtime.cache is None or spec is None or not spec.cacheable or not done.ok or done.cached:
+        return
+    arguments = request.step.arguments
+    if done.tool != request.step.tool:
+        arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)
+    await runtime.cache.put(
+        cache_key(settings.app_id, spec.name, spec.version, arguments),
+        done.output,
+        settings.cache_ttl_s,
+    )
