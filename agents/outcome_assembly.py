@@ -90,6 +90,7 @@ def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
             tool=r.tool,
             ok=r.ok,
             output=r.output,
+            content=r.content,
             error_kind=r.error_kind,
             error=r.error,
             attempts=r.attempts,
@@ -98,7 +99,8 @@ def _outcome(plan: PlanCreated, results: dict[str, Any], now: float) -> Outcome:
         )
         for r in steps
     ]
-    cost = sum(r.cost for r in steps)
+    # What planning spent (an LLM planner's tokens) is part of what the intent cost.
+    cost = sum(r.cost for r in steps) + (plan.planning.cost if plan.planning else 0.0)
     attempts = sum(r.attempts for r in steps)
     latency_ms = max(0.0, (now - plan.submitted_at) * 1000.0) if plan.submitted_at else 0.0
     event_id = derived_id("outcome", plan.intent_id)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.policies import RetryPolicy
@@ -130,6 +130,28 @@ class Settings(BaseSettings):
         description="After a Redis failure, the cache is bypassed this long before one probe.",
     )
 
+    # --- Content: images, audio, resources (claim check) -------------------
+    content_inline_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Bytes of parts an intent or result keeps inline (base64), together; "
+        "the parts past it go to the content store and the event carries a reference.",
+    )
+    content_max_bytes: int = Field(
+        # 20 MiB: the largest image the hosted multimodal APIs take (OpenAI's limit),
+        # and about two minutes of CD-quality WAV.
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest part the content store takes; larger ones are refused.",
+    )
+    content_ttl_s: float = Field(
+        # A day: long enough to fetch an outcome's content the next morning, short enough
+        # that a busy deployment's Redis does not fill with yesterday's images.
+        default=24 * 3600.0,
+        gt=0,
+        description="How long stored content stays fetchable.",
+    )
+
     # --- Local services (toolwise services ...) --------------------------
     state_dir: Path = Field(
         default=Path(".toolwise"), description="Jars, data and logs of local services."
@@ -143,6 +165,19 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
+
+    @model_validator(mode="after")
+    def _inline_content_fits_a_message(self) -> Settings:
+        # Inline parts travel as base64 (4/3 larger) inside events of at most
+        # max_message_bytes; half of it leaves room for the event around them.
+        encoded = (self.content_inline_max_bytes + 2) // 3 * 4
+        if encoded > self.max_message_bytes // 2:
+            raise ValueError(
+                f"TOOLWISE_CONTENT_INLINE_MAX_BYTES={self.content_inline_max_bytes} is "
+                f"{encoded} bytes as base64, more than half of TOOLWISE_MAX_MESSAGE_BYTES="
+                f"{self.max_message_bytes}; lower the first or raise the second"
+            )
+        return self
 
     @property
     def bootstrap_servers(self) -> str:
