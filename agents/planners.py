@@ -30,6 +30,10 @@ class Planner(Protocol):
         """Steps for ``intent``; raises PlanningError when no plan can be made."""
         ...
 
+    async def aclose(self) -> None:
+        """Release what the planner holds (an HTTP client's connections)."""
+        ...
+
 
 @dataclass(frozen=True)
 class BuiltinPlanner:
@@ -45,3 +49,6 @@ class BuiltinPlanner:
 
     async def plan(self, intent: IntentSubmitted) -> Planned:
         return Planned(self.steps(intent), self.strategy)
+
+    async def aclose(self) -> None:
+        return None

@@ -11,6 +11,7 @@ import numpy as np
 
 from agents.content_exchange import ClaimCheckPolicy, ContentGateway, check_in_intent
 from agents.content_store import ContentStore, RedisContentStore
+from agents.llm_planner import llm_planner
 from agents.plan_builder import Ranker, keyword_ranker
 from agents.planners import BuiltinPlanner, Planned, Planner
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
@@ -65,6 +66,8 @@ class Runtime:
             await self.cache.aclose()
         if self.content is not None:
             await self.content.aclose()
+        if self.planner is not None:
+            await self.planner.aclose()
 
 
 def record_execution(record: ExecutionRecorded) -> None:
@@ -114,10 +117,14 @@ async def get_runtime(settings: Settings) -> Runtime:
             recommender = Recommender(encoder=text_encoder(settings))
             rank: Ranker = keyword_ranker
             strategy = KEYWORD_STRATEGY
-            if settings.planner_strategy == "learned":
+            if settings.planner_strategy in ("learned", "llm"):
                 rng = np.random.default_rng()
                 rank = learned_ranker(recommender, learned, settings.recommend_top_k, rng)
                 strategy = LEARNED_STRATEGY
+            planner: Planner | None = None
+            if settings.planner_strategy == "llm":  # the learned planner is its fallback
+                builtin = BuiltinPlanner(tools, rank, strategy, settings.retry)
+                planner = llm_planner(settings, tools, rank, builtin, record_execution)
             _runtime = Runtime(
                 settings,
                 registry,
@@ -130,6 +137,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 recommender,
                 content,
                 claim_check,
+                planner,
             )
             runner.tool_versions = _runtime.tool_version
         return _runtime

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The tool name of an LLM planner's requests in execution records (its version is the
+# model), so learning counts their tokens, latency and failures like any tool's. No MCP
+# tool can have it: server names have no ':'.
+PLANNER_TOOL = "planner:llm"
+
 
 class PlanningRecord(BaseModel):
     """Carried on ``PlanCreated.planning``; absent when the built-in planner alone planned."""

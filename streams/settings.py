@@ -98,7 +98,9 @@ class Settings(BaseSettings):
         default=True, description="Run the learner agent (off: no learning, e.g. to measure it)."
     )
     planner_strategy: str = Field(
-        default="learned", description="'learned' (recommendations) or 'keyword' (no learning)."
+        default="learned",
+        description="'learned' (recommendations), 'keyword' (no learning) or 'llm' (an "
+        "OpenAI-compatible model plans over the recommended top-k tools; see llm_*).",
     )
     recommend_top_k: int = Field(
         default=5, ge=1, description="Tools the planner considers per step."
@@ -161,10 +163,32 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     redis_port: int = 6379
 
-    # --- LLM planner (optional) -----------------------------------------
-    llm_base_url: str | None = None
-    llm_api_key: SecretStr | None = None
+    # --- LLM planner (TOOLWISE_PLANNER_STRATEGY=llm) ---------------------
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Root of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (vLLM), "
+        "http://127.0.0.1:11434/v1 (Ollama); requests go to <root>/chat/completions.",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="Sent as a Bearer token.")
     llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(default=15.0, gt=0, description="Per chat-completion request.")
+    llm_deadline_s: float = Field(
+        default=30.0, gt=0, description="All requests for one intent, retries included."
+    )
+    llm_max_tokens: int = Field(default=512, ge=16, description="Completion budget per request.")
+    # The defaults are gpt-4o-mini's list prices in USD (0.15 / 0.60 per million tokens):
+    # set both to 0 for a local model, or to your model's prices.
+    llm_prompt_price_per_1k: float = Field(default=0.00015, ge=0)
+    llm_completion_price_per_1k: float = Field(default=0.0006, ge=0)
+
+    @model_validator(mode="after")
+    def _llm_planner_has_a_server(self) -> Settings:
+        if self.planner_strategy == "llm" and not self.llm_base_url:
+            raise ValueError(
+                "TOOLWISE_PLANNER_STRATEGY=llm needs TOOLWISE_LLM_BASE_URL, the root of an "
+                "OpenAI-compatible API (e.g. http://127.0.0.1:8000/v1 for vLLM)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _inline_content_fits_a_message(self) -> Settings:
