@@ -11,9 +11,11 @@ from PIL import Image, ImageDraw
 __all__ = ["sample_image", "sample_wav"]
 
 
-def sample_image(width: int = 640, height: int = 480, format: str = "PNG") -> bytes:
-    """An image with a gradient and a few shapes (not one flat colour, so it compresses
-    like a picture does), encoded as ``format`` (PNG, JPEG, GIF, WEBP)."""
+def sample_image(
+    width: int = 640, height: int = 480, format: str = "PNG", grain: float = 0.0
+) -> bytes:
+    """An image with a gradient and a few shapes, encoded as ``format`` (PNG, JPEG, GIF,
+    WEBP); ``grain`` (0-1) adds seeded noise, so that it compresses like a photo does."""
     x = np.linspace(0, 255, width, dtype=np.float64)
     y = np.linspace(0, 255, height, dtype=np.float64)[:, None]
     pixels = np.stack(
@@ -27,6 +29,9 @@ def sample_image(width: int = 640, height: int = 480, format: str = "PNG") -> by
     draw.rectangle(
         (width // 2, height // 2, width - width // 8, height - height // 8), fill=(20, 20, 200)
     )
+    if grain > 0:
+        noise = np.random.default_rng(0).normal(0.0, 255.0 * grain, (height, width, 3))
+        image = Image.fromarray(np.clip(np.asarray(image) + noise, 0, 255).astype(np.uint8))
     out = io.BytesIO()
     image.save(out, format=format)
     return out.getvalue()

@@ -7,6 +7,9 @@ import base64
 import io
 import json
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from interfaces.process import PROJECT_ROOT
 from models import IntentCompleted, IntentSubmitted, MediaContent
 from models.content import part_from_bytes
 from streams.topics import ensure_topics
-from tests.integration.conftest import Pipeline, PipelineFactory
+from tests.integration.conftest import Pipeline, PipelineFactory, free_port
 from tools.samples import sample_image, sample_wav
 
 pytestmark = pytest.mark.integration
@@ -49,8 +52,28 @@ async def media_pipeline(pipeline_factory: PipelineFactory, tmp_path: Path) -> P
     config.write_text(TOOLS)
     pipeline = pipeline_factory(config, content_inline_max_bytes=INLINE_MAX)
     await ensure_topics(pipeline.settings)
-    pipeline.start_worker()
+    pipeline.start_worker(web_port=free_port())
     return pipeline
+
+
+async def http_get(url: str, timeout_s: float = 30.0) -> tuple[int, str, bytes]:
+    """Status, content type and body of a GET, retrying while the server is not up yet."""
+
+    def get() -> tuple[int, str, bytes]:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.headers["content-type"], response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers["content-type"], exc.read()
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await asyncio.to_thread(get)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def test_an_image_goes_by_reference_both_ways_and_the_cli_fetches_the_thumbnail(
@@ -76,6 +99,12 @@ async def test_an_image_goes_by_reference_both_ways_and_the_cli_fetches_the_thum
 
     stored = await fetch(pipeline.settings, thumb.ref.uri)
     assert Image.open(io.BytesIO(stored.data)).size == (128, 96)
+
+    port = pipeline.workers[0].web_port
+    status, kind, body = await http_get(f"http://127.0.0.1:{port}/api/content/{thumb.ref.uri}")
+    assert (status, kind, body) == (200, "image/png", stored.data)
+    status, _, body = await http_get(f"http://127.0.0.1:{port}/api/content/{'0' * 64}")
+    assert status == 404 and b"expired" in body
 
     plans = [r["value"] async for r in tail(pipeline.settings, "plans", True, 2.0)]
     [plan] = [p for p in plans if p["intent_id"] == intent.intent_id]
