@@ -335,3 +335,31 @@ def test_function_names_are_what_openai_accepts_and_unique() -> None:
     names = function_names([a, b, c, ToolSpec(name="a-b", server="a-b", tool="")])
     assert list(names.values()) == ["a.b", "a_b.x", c.name, "a-b"]
     assert all(len(n) <= 64 and n.replace("_", "").replace("-", "").isalnum() for n in names)
+
+
+def test_the_llm_strategy_needs_a_server_and_takes_its_policy_from_settings() -> None:
+    from pydantic import ValidationError
+
+    from agents.llm_planner import llm_planner
+    from streams.settings import Settings
+
+    with pytest.raises(ValidationError, match="needs TOOLWISE_LLM_BASE_URL"):
+        Settings(planner_strategy="llm")
+    settings = Settings(
+        planner_strategy="llm",
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_api_key="sk-secret",
+        llm_model="qwen2.5:7b",
+        llm_timeout_s=3,
+        recommend_top_k=4,
+        llm_prompt_price_per_1k=0,
+    )
+    assert "sk-secret" not in repr(settings)
+    builtin = BuiltinPlanner(TOOLS, keyword_ranker, "builtin-keyword", RetryPolicy())
+    planner = llm_planner(settings, TOOLS, keyword_ranker, builtin, lambda _r: None)
+    assert isinstance(planner.client, HttpChatClient)
+    assert planner.client.base_url == "http://127.0.0.1:9/v1/"
+    assert (planner.policy.model, planner.policy.top_k, planner.policy.timeout_s) == (
+        "qwen2.5:7b", 4, 3.0,
+    )  # fmt: skip
+    assert planner.policy.retry == settings.retry and planner.policy.prompt_price_per_1k == 0
