@@ -18,10 +18,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from agents.llm_client import ChatClient, HttpChatClient, LlmError
-from agents.llm_prompt import Call, InvalidPlan, Usage, build_request, parse_calls, usage_of
+from agents.llm_prompt import (
+    MAX_STEPS,
+    Call,
+    InvalidPlan,
+    Usage,
+    build_request,
+    parse_calls,
+    usage_of,
+)
 from agents.plan_builder import Ranker, fill_arguments
-from agents.planners import BuiltinPlanner, Planned
+from agents.planners import Planned, StepsFn
 from learning import context_key
+from learning.embedding import Encoder
 from models import (
     ErrorKind,
     ExecutionRecorded,
@@ -32,6 +41,7 @@ from models import (
     RetryPolicy,
     ToolSpec,
 )
+from models.ids import derived_id
 from models.planning import PLANNER_TOOL
 from streams.settings import Settings
 from tools.content import content_arguments
@@ -59,6 +69,10 @@ class LlmPolicy:
     one intent at a time per partition: a stalled model delays the intents behind it."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     """Attempts and backoff: the tool calls' policy (its timeout_s is not used)."""
+    step_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    """The policy of the steps it plans, unless the intent brings its own."""
+    max_steps: int = MAX_STEPS
+    """Calls one answer may plan (TOOLWISE_MAX_STEPS)."""
     max_tokens: int = 512
     """Completion budget: a plan of a few calls is 20-60 tokens per call."""
     temperature: float = 0.0
@@ -83,39 +97,46 @@ class _Attempts:
 
 @dataclass
 class LlmPlanner:
+    """``fallback_strategy`` names the built-in planning's plans (the learned ranker's);
+    ``embed``, when the ranker uses the sentence model, embeds the intent's text in a
+    worker thread first, so ranking on the event loop finds it cached."""
+
     client: ChatClient
     tools: Mapping[str, ToolSpec]
     rank: Ranker
-    builtin: BuiltinPlanner
     policy: LlmPolicy
+    fallback_strategy: str
     record: RecordFn = lambda _record: None
+    embed: Callable[[list[str]], object] | None = None
     sleep: SleepFn = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     monotonic: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
 
-    async def plan(self, intent: IntentSubmitted) -> Planned:
-        if intent.tool is not None:
-            return await self.builtin.plan(intent)  # named its tool: nothing to choose
+    async def plan(self, intent: IntentSubmitted, builtin: StepsFn) -> Planned:
+        if intent.tool is not None:  # named its tool: nothing to choose
+            return Planned(await builtin(intent), self.fallback_strategy)
         began = self.monotonic()
-        candidates = self.rank(intent.text, intent.context, list(self.tools.values()))
-        offered = [c.spec for c in candidates[: self.policy.top_k]]
+        offered: list[ToolSpec] = []
         attempts = _Attempts()
-        if not offered:
-            reason = "no recommended tool to offer the model"
-        else:
-            try:
-                async with asyncio.timeout(self.policy.deadline_s):
-                    calls = await self._ask(intent, offered, attempts, began)
-                steps = self._steps(intent, calls, offered)
-                return Planned(steps, LLM_STRATEGY, self._record(None, offered, attempts, began))
-            except TimeoutError:
-                reason = f"no usable answer within the {self.policy.deadline_s:g} s deadline"
-            except (LlmError, InvalidPlan) as exc:
-                reason = str(exc)
-        fallback = await self.builtin.plan(intent)
+        try:
+            async with asyncio.timeout(self.policy.deadline_s):
+                if self.embed is not None:
+                    await asyncio.to_thread(self.embed, [intent.text])
+                candidates = self.rank(intent.text, intent.context, list(self.tools.values()))
+                offered = [c.spec for c in candidates[: self.policy.top_k]]
+                if not offered:
+                    raise InvalidPlan("no recommended tool to offer the model")
+                calls = await self._ask(intent, offered, attempts, began)
+            steps = self._steps(intent, calls, offered)
+            return Planned(steps, LLM_STRATEGY, self._record(None, offered, attempts, began))
+        except TimeoutError:
+            reason = f"no usable answer within the {self.policy.deadline_s:g} s deadline"
+        except (LlmError, InvalidPlan) as exc:
+            reason = str(exc)
+        steps = await builtin(intent)
         record = self._record(reason, offered, attempts, began)
-        return Planned(fallback.steps, fallback.strategy, record)
+        return Planned(steps, self.fallback_strategy, record)
 
     async def _ask(
         self, intent: IntentSubmitted, offered: list[ToolSpec], attempts: _Attempts, began: float
@@ -150,7 +171,7 @@ class LlmPlanner:
             usage = usage_of(response)
             attempts.usage += usage
             try:
-                calls = parse_calls(response, names, self.tools, intent)
+                calls = parse_calls(response, names, self.tools, intent, self.policy.max_steps)
             except InvalidPlan as exc:
                 self._note(intent, attempt, started_at, t0, usage, ErrorKind.TOOL_ERROR, str(exc))
                 raise
@@ -178,7 +199,7 @@ class LlmPlanner:
     def _steps(
         self, intent: IntentSubmitted, calls: list[Call], offered: list[ToolSpec]
     ) -> list[PlanStep]:
-        policy = intent.policy or self.builtin.policy
+        policy = intent.policy or self.policy.step_policy
         steps = []
         for index, call in enumerate(calls):
             fallbacks: list[Fallback] = []
@@ -194,7 +215,7 @@ class LlmPlanner:
                     fallbacks.append(Fallback(tool=spec.name, arguments=arguments))
             steps.append(
                 PlanStep(
-                    step_id=f"{intent.intent_id}:{index}",
+                    step_id=derived_id(intent.intent_id, str(index)),
                     index=index,
                     tool=call.tool,
                     arguments=call.arguments,
@@ -233,9 +254,9 @@ class LlmPlanner:
     ) -> None:
         self.record(
             ExecutionRecorded(
-                event_id=f"plan:{intent.intent_id}:llm:{attempt}",
+                event_id=derived_id("plan", intent.intent_id, "llm", str(attempt)),
                 intent_id=intent.intent_id,
-                call_id=f"plan:{intent.intent_id}",
+                call_id=derived_id("plan", intent.intent_id),
                 tool=PLANNER_TOOL,
                 tool_version=self.policy.model,
                 attempt=attempt,
@@ -253,8 +274,8 @@ class LlmPlanner:
 
 
 def llm_planner(
-    settings: Settings, tools: Mapping[str, ToolSpec], rank: Ranker, builtin: BuiltinPlanner,
-    record: RecordFn, client: ChatClient | None = None,
+    settings: Settings, tools: Mapping[str, ToolSpec], rank: Ranker, fallback_strategy: str,
+    record: RecordFn, encoder: Encoder | None = None, client: ChatClient | None = None,
 ) -> LlmPlanner:  # fmt: skip
     """The planner TOOLWISE_PLANNER_STRATEGY=llm asks for, talking to TOOLWISE_LLM_BASE_URL."""
     if client is None:
@@ -268,8 +289,11 @@ def llm_planner(
         timeout_s=settings.llm_timeout_s,
         deadline_s=settings.llm_deadline_s,
         retry=settings.retry,
+        step_policy=settings.retry,
+        max_steps=min(settings.max_steps, MAX_STEPS),
         max_tokens=settings.llm_max_tokens,
         prompt_price_per_1k=settings.llm_prompt_price_per_1k,
         completion_price_per_1k=settings.llm_completion_price_per_1k,
     )
-    return LlmPlanner(client, tools, rank, builtin, policy, record)
+    embed = encoder.embed if encoder is not None else None
+    return LlmPlanner(client, tools, rank, policy, fallback_strategy, record, embed)

@@ -173,6 +173,7 @@ def parse_calls(
     names: Mapping[str, str],
     tools: Mapping[str, ToolSpec],
     intent: IntentSubmitted,
+    max_steps: int = MAX_STEPS,
 ) -> list[Call]:
     """The answer's tool calls, checked and completed; InvalidPlan says what is wrong.
 
@@ -187,8 +188,8 @@ def parse_calls(
         raise InvalidPlan(f"the model answered without calling a tool: {said!r}")
     if not isinstance(calls, list):
         raise InvalidPlan("malformed response: tool_calls is not a list")
-    if len(calls) > MAX_STEPS:
-        raise InvalidPlan(f"the model planned {len(calls)} calls; at most {MAX_STEPS} are taken")
+    if len(calls) > max_steps:
+        raise InvalidPlan(f"the model planned {len(calls)} calls; at most {max_steps} are taken")
     planned = []
     for call in calls:
         function = call.get("function") if isinstance(call, Mapping) else None

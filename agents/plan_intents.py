@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -52,7 +53,7 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         return
     runtime = await get_runtime(settings)
     try:
-        planned = await runtime.plan(intent)
+        planned = await runtime.plan(intent, functools.partial(_steps, runtime=runtime))
     except PlanningError as exc:
         if exc.kind in _DEAD_LETTERED_KINDS:
             await send_dead_letter(event, exc.kind, exc.reason)

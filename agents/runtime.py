@@ -13,7 +13,7 @@ from agents.content_exchange import ClaimCheckPolicy, ContentGateway, check_in_i
 from agents.content_store import ContentStore, RedisContentStore
 from agents.llm_planner import llm_planner
 from agents.plan_builder import Ranker, keyword_ranker
-from agents.planners import BuiltinPlanner, Planned, Planner
+from agents.planners import Planned, Planner, StepsFn
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
 from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
@@ -51,13 +51,13 @@ class Runtime:
         spec = self.tools.get(tool)
         return spec.version if spec else "1"
 
-    async def plan(self, intent: IntentSubmitted) -> Planned:
-        """Plan ``intent``, its large content parts first moved to the content store."""
+    async def plan(self, intent: IntentSubmitted, builtin: StepsFn) -> Planned:
+        """Plan ``intent`` with the configured planner (``builtin`` unless it is 'llm'),
+        its large content parts first moved to the content store."""
         intent = await check_in_intent(intent, self.content, self.claim_check)
-        planner = self.planner or BuiltinPlanner(
-            self.tools, self.rank, self.strategy, self.settings.retry
-        )
-        return await planner.plan(intent)
+        if self.planner is None:
+            return Planned(await builtin(intent), self.strategy)
+        return await self.planner.plan(intent, builtin)
 
     async def aclose(self) -> None:
         await self.learned.stop()
@@ -123,8 +123,9 @@ async def get_runtime(settings: Settings) -> Runtime:
                 strategy = LEARNED_STRATEGY
             planner: Planner | None = None
             if settings.planner_strategy == "llm":  # the learned planner is its fallback
-                builtin = BuiltinPlanner(tools, rank, strategy, settings.retry)
-                planner = llm_planner(settings, tools, rank, builtin, record_execution)
+                planner = llm_planner(
+                    settings, tools, rank, strategy, record_execution, recommender.encoder
+                )
             _runtime = Runtime(
                 settings,
                 registry,

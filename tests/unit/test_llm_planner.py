@@ -18,7 +18,7 @@ from agents.llm_client import HttpChatClient, retry_after_s
 from agents.llm_planner import LLM_STRATEGY, LlmPlanner, LlmPolicy
 from agents.llm_prompt import SYSTEM_PROMPT, function_names
 from agents.plan_builder import keyword_ranker
-from agents.planners import BuiltinPlanner
+from agents.planners import Planned, builtin_steps
 from models import ErrorKind, ExecutionRecorded, IntentSubmitted, RetryPolicy, ToolSpec
 from models.content import part_from_bytes
 from models.planning import PLANNER_TOOL
@@ -93,11 +93,14 @@ class Harness:
             HttpChatClient(server.base_url, "sk-test"),
             TOOLS,
             keyword_ranker,
-            BuiltinPlanner(TOOLS, keyword_ranker, "builtin-keyword", RetryPolicy()),
             LlmPolicy(**fields),
+            "builtin-keyword",
             record=self.records.append,
             sleep=self._sleep,
         )
+
+    async def plan(self, intent: IntentSubmitted) -> Planned:
+        return await self.planner.plan(intent, builtin_steps(TOOLS, keyword_ranker, RetryPolicy()))
 
     async def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -136,7 +139,7 @@ async def test_a_valid_answer_becomes_the_plan_with_its_tokens_as_cost(
 ) -> None:
     server = serve(completion(("units_convert", {"value": 5, "from_unit": "km", "to_unit": "mi"})))
     h = harness(closing, server)
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
 
     assert planned.strategy == LLM_STRATEGY
     [step] = planned.steps
@@ -191,7 +194,7 @@ async def test_an_unusable_answer_falls_back_to_the_builtin_plan_with_the_reason
 ) -> None:
     server = serve(reply)
     h = harness(closing, server)
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert planned.strategy == "builtin-keyword"
     [step] = planned.steps  # the built-in planner's
     assert step.tool == "units.convert" and step.arguments["value"] == 5.0
@@ -206,7 +209,7 @@ async def test_an_answer_that_fails_validation_still_counts_its_tokens(
     serve: Any, closing: list[Harness]
 ) -> None:
     h = harness(closing, serve(completion(("weather_get", {}), usage=(300, 12))))
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert planned.record is not None and planned.record.prompt_tokens == 300
     assert planned.record.cost > 0 and h.records[0].cost == planned.record.cost
 
@@ -216,7 +219,7 @@ async def test_timeouts_are_retried_then_fall_back(serve: Any, closing: list[Har
     h = harness(
         closing, server, timeout_s=0.2, retry=FAST_RETRY.model_copy(update={"max_attempts": 2})
     )
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert planned.record is not None
     assert "no response from" in (planned.record.fallback_reason or "")
     assert "within 0.2 s" in (planned.record.fallback_reason or "")
@@ -229,7 +232,7 @@ async def test_a_429_waits_as_long_as_retry_after_says(serve: Any, closing: list
     good = completion(("units_convert", {"value": 5, "from_unit": "km", "to_unit": "mi"}))
     server = serve(Reply(429, {"error": "slow down"}, {"Retry-After": "2"}), good)
     h = harness(closing, server, deadline_s=10.0)
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert planned.strategy == LLM_STRATEGY and len(server.requests) == 2
     assert h.sleeps == [2.0]  # longer than the jittered backoff (at most 0.01 s)
     assert [r.error_kind for r in h.records] == [ErrorKind.TRANSIENT, None]
@@ -243,7 +246,7 @@ async def test_a_429_asking_to_wait_past_the_deadline_falls_back_at_once(
     server = serve(Reply(429, {"error": "quota"}, {"Retry-After": "120"}))
     h = harness(closing, server, deadline_s=5.0)
     started = time.monotonic()
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert time.monotonic() - started < 2.0 and h.sleeps == [] and len(server.requests) == 1
     assert planned.record is not None
     assert "past the planning deadline" in (planned.record.fallback_reason or "")
@@ -253,7 +256,7 @@ async def test_server_errors_are_retried(serve: Any, closing: list[Harness]) -> 
     good = completion(("calculator_evaluate", {"expression": "2*21"}))
     server = serve(Reply(503, {"error": "overloaded"}), good)
     h = harness(closing, server)
-    planned = await h.planner.plan(IntentSubmitted(text="calculate 2*21"))
+    planned = await h.plan(IntentSubmitted(text="calculate 2*21"))
     assert planned.strategy == LLM_STRATEGY and planned.steps[0].tool == "calculator.evaluate"
     assert len(server.requests) == 2
 
@@ -262,7 +265,7 @@ async def test_the_deadline_bounds_all_attempts(serve: Any, closing: list[Harnes
     server = serve(Reply(body={}, delay_s=2.0))
     h = harness(closing, server, timeout_s=5.0, deadline_s=0.3)
     started = time.monotonic()
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert time.monotonic() - started < 1.5
     assert planned.record is not None
     assert "within the 0.3 s deadline" in (planned.record.fallback_reason or "")
@@ -276,7 +279,7 @@ async def test_a_server_without_usage_reports_costs_nothing(
         ("units_convert", {"value": 5, "from_unit": "km", "to_unit": "mi"}), usage=None
     )
     h = harness(closing, serve(reply))
-    planned = await h.planner.plan(CONVERT)
+    planned = await h.plan(CONVERT)
     assert planned.record is not None and not planned.record.usage_reported
     assert planned.record.cost == 0.0 and planned.strategy == LLM_STRATEGY
 
@@ -287,7 +290,7 @@ async def test_an_intent_that_names_its_tool_is_not_sent_to_the_model(
     server = serve()
     h = harness(closing, server)
     intent = IntentSubmitted(text="x", tool="calculator.evaluate", arguments={"expression": "1"})
-    planned = await h.planner.plan(intent)
+    planned = await h.plan(intent)
     assert server.requests == [] and planned.record is None
     assert planned.steps[0].tool == "calculator.evaluate"
 
@@ -299,7 +302,7 @@ async def test_the_model_never_sees_bytes_and_the_tool_still_gets_the_image(
     server = serve(completion(("images_metadata", {"detail": True})))
     h = harness(closing, server)
     intent = IntentSubmitted(text="what size is this image", content=[image])
-    planned = await h.planner.plan(intent)
+    planned = await h.plan(intent)
     assert planned.strategy == LLM_STRATEGY
     assert planned.steps[0].arguments == {"detail": True, "image": mcp_form(image)}
     [request] = server.requests
@@ -315,7 +318,7 @@ async def test_the_intents_own_arguments_win_over_the_models(
     reply = completion(("units_convert", {"value": 50, "from_unit": "km", "to_unit": "mi"}))
     h = harness(closing, serve(reply))
     intent = IntentSubmitted(text="convert 5 km to mi", arguments={"value": 5})
-    planned = await h.planner.plan(intent)
+    planned = await h.plan(intent)
     assert planned.steps[0].arguments["value"] == 5
 
 
@@ -355,11 +358,28 @@ def test_the_llm_strategy_needs_a_server_and_takes_its_policy_from_settings() ->
         llm_prompt_price_per_1k=0,
     )
     assert "sk-secret" not in repr(settings)
-    builtin = BuiltinPlanner(TOOLS, keyword_ranker, "builtin-keyword", RetryPolicy())
-    planner = llm_planner(settings, TOOLS, keyword_ranker, builtin, lambda _r: None)
+    planner = llm_planner(settings, TOOLS, keyword_ranker, "learned", lambda _r: None)
     assert isinstance(planner.client, HttpChatClient)
     assert planner.client.base_url == "http://127.0.0.1:9/v1/"
     assert (planner.policy.model, planner.policy.top_k, planner.policy.timeout_s) == (
         "qwen2.5:7b", 4, 3.0,
     )  # fmt: skip
     assert planner.policy.retry == settings.retry and planner.policy.prompt_price_per_1k == 0
+    assert planner.policy.max_steps == 8 and planner.fallback_strategy == "learned"
+
+
+async def test_the_sentence_model_runs_off_the_event_loop(
+    serve: Any, closing: list[Harness]
+) -> None:
+    import threading
+
+    threads: list[tuple[int, list[str]]] = []
+
+    def embed(texts: list[str]) -> None:
+        threads.append((threading.get_ident(), texts))
+
+    h = harness(closing, serve(completion(("calculator_evaluate", {"expression": "1+1"}))))
+    h.planner.embed = embed
+    await h.plan(IntentSubmitted(text="calculate 1+1"))
+    [(thread, texts)] = threads
+    assert texts == ["calculate 1+1"] and thread != threading.get_ident()
