@@ -92,18 +92,24 @@ async def api_recommend(web: Any, request: Any) -> Any:
 @app.page("/api/content/{ref}")
 async def api_content(web: Any, request: Any, ref: str) -> Any:
     """The bytes of a content reference ('toolwise-content:sha256:<hex>' or the sha256)."""
+    try:
+        sha256 = sha256_of_reference(ref)
+    except ContentError as exc:
+        raise BadRequest(str(exc)) from None
     runtime = await get_runtime(settings)
     if runtime.content is None:
-        return web.json({"error": "no content store configured (TOOLWISE_REDIS_URL)"}, status=503)
+        return _error(web, 503, "no content store configured (TOOLWISE_REDIS_URL)")
     try:
-        stored = await runtime.content.get(sha256_of_reference(ref))
+        stored = await runtime.content.get(sha256)
     except ContentStoreUnavailable as exc:
-        return web.json({"error": str(exc)}, status=503)
+        return _error(web, 503, str(exc))
     except ContentMissing as exc:
-        return web.json({"error": str(exc)}, status=404)
-    except ContentError as exc:
-        return web.json({"error": str(exc)}, status=400)
+        return _error(web, 404, str(exc))
     return web.bytes(stored.data, content_type=stored.mime_type)
+
+
+def _error(web: Any, status: int, message: str) -> Any:
+    return web.json({"error": message, "status": status}, status=status)
 
 
 @app.page("/dashboard")

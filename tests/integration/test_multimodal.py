@@ -104,7 +104,9 @@ async def test_an_image_goes_by_reference_both_ways_and_the_cli_fetches_the_thum
     status, kind, body = await http_get(f"http://127.0.0.1:{port}/api/content/{thumb.ref.uri}")
     assert (status, kind, body) == (200, "image/png", stored.data)
     status, _, body = await http_get(f"http://127.0.0.1:{port}/api/content/{'0' * 64}")
-    assert status == 404 and b"expired" in body
+    assert status == 404 and json.loads(body)["error"].startswith("no content with sha256")
+    status, _, body = await http_get(f"http://127.0.0.1:{port}/api/content/nonsense")
+    assert status == 400 and "not a content reference" in json.loads(body)["error"]
 
     plans = [r["value"] async for r in tail(pipeline.settings, "plans", True, 2.0)]
     [plan] = [p for p in plans if p["intent_id"] == intent.intent_id]
