@@ -108,6 +108,8 @@ class LlmPlanner:
     fallback_strategy: str
     record: RecordFn = lambda _record: None
     embed: Callable[[list[str]], object] | None = None
+    admit: Callable[[ToolSpec], bool] | None = None
+    """Which tools may be offered to the model (chosen without being named); all if None."""
     sleep: SleepFn = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     monotonic: Callable[[], float] = time.monotonic
@@ -124,7 +126,8 @@ class LlmPlanner:
                 if self.embed is not None:
                     await asyncio.to_thread(self.embed, [intent.text])
                 candidates = self.rank(intent.text, intent.context, list(self.tools.values()))
-                offered = [c.spec for c in candidates[: self.policy.top_k]]
+                admitted = [c.spec for c in candidates if self.admit is None or self.admit(c.spec)]
+                offered = admitted[: self.policy.top_k]
                 if not offered:
                     raise InvalidPlan("no recommended tool to offer the model")
                 calls = await self._ask(intent, offered, attempts, began)

@@ -383,3 +383,13 @@ async def test_the_sentence_model_runs_off_the_event_loop(
     await h.plan(IntentSubmitted(text="calculate 1+1"))
     [(thread, texts)] = threads
     assert texts == ["calculate 1+1"] and thread != threading.get_ident()
+
+
+async def test_only_admitted_tools_are_offered(serve: Any, closing: list[Harness]) -> None:
+    server = serve(completion(("units_convert", {"value": 5, "from_unit": "km", "to_unit": "mi"})))
+    h = harness(closing, server, top_k=3)
+    h.planner.admit = lambda spec: spec.name != "calculator.evaluate"
+    planned = await h.plan(CONVERT)
+    offered = {t["function"]["name"] for t in server.requests[0]["tools"]}
+    assert "calculator_evaluate" not in offered and "units_convert" in offered
+    assert planned.record is not None and "calculator.evaluate" not in planned.record.tools_offered
