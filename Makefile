@@ -24,10 +24,12 @@ TEST_ENV := TOOLWISE_BROKER=kafka://127.0.0.1:$(KAFKA_PORT) \
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-# Debian packages the services and the sandbox of generated tools need: program=package.
-# The sandbox runs bubblewrap and, inside it, the system's /usr/bin/python3 (tools/sandbox/).
+# Debian packages the services, the sandbox of generated tools and the tests need:
+# program=package. The sandbox runs bubblewrap and, inside it, the system's /usr/bin/python3
+# (tools/sandbox/); npx runs the reference MCP "everything" server in
+# tests/integration/test_mcp_everything.py.
 SYSTEM_PROGRAMS := redis-server=redis-server kcat=kcat java=openjdk-17-jre-headless mvn=maven \
-	bwrap=bubblewrap /usr/bin/python3=python3
+	bwrap=bubblewrap /usr/bin/python3=python3 npx=npm
 
 .PHONY: help install install-system services status stop demo test bench lint
 

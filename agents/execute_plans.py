@@ -130,6 +130,8 @@ async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCall
     spec = runtime.tools.get(done.tool)
     if runtime.cache is None or spec is None or not spec.cacheable or not done.ok or done.cached:
         return
+    if done.content:
+        return  # the cache keeps output only; a hit must not come back without its parts
     arguments = request.step.arguments
     if done.tool != request.step.tool:
         arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)

@@ -33,6 +33,7 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
             tool=r.tool,
             ok=r.ok,
             output=r.output,
+            content=r.content,
             error_kind=r.error_kind,
             error=r.error,
             attempts=r.attempts,
@@ -41,7 +42,8 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
         )
         for r in results
     ]
-    cost = sum(r.cost for r in results)
+    # What planning spent (an LLM planner's tokens) is part of what the intent cost.
+    cost = sum(r.cost for r in results) + (plan.planning.cost if plan.planning else 0.0)
     attempts = sum(r.attempts for r in results)
     latency_ms = max(0.0, (now - plan.submitted_at) * 1000.0) if plan.submitted_at else 0.0
     event_id = derived_id("outcome", plan.intent_id)

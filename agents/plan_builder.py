@@ -25,6 +25,7 @@ from models import (
     ToolSpec,
 )
 from models.ids import derived_id
+from tools.content import content_arguments
 
 
 class PlanningError(Exception):
@@ -73,7 +74,8 @@ def plan_steps(
             raise PlanningError(
                 "unknown_tool", f"unknown tool {intent.tool!r}; registered: {known}"
             )
-        return [_step(intent, 0, intent.tool, dict(intent.arguments), [], policy, None)]
+        arguments = _given(tools[intent.tool], intent)
+        return [_step(intent, 0, intent.tool, arguments, [], policy, None)]
     requests = clauses(intent.text)
     if len(requests) > max_steps:
         # One 20 KB intent became 1,111 tool calls, each carrying the whole text.
@@ -104,7 +106,7 @@ def _plan_clauses(
     for index, clause in enumerate(clauses):
         fillable = []
         for candidate in rank(clause, intent.context, list(tools.values())):
-            arguments = fill_arguments(candidate.spec, clause, intent.arguments)
+            arguments = fill_arguments(candidate.spec, clause, _given(candidate.spec, intent))
             if arguments is not None:
                 fillable.append((candidate, arguments))
             if len(fillable) > max_fallbacks:
@@ -117,6 +119,11 @@ def _plan_clauses(
             _step(intent, index, chosen.spec.name, arguments, fallbacks, policy, chosen.probability)
         )
     return steps
+
+
+def _given(spec: ToolSpec, intent: IntentSubmitted) -> dict[str, Any]:
+    """The intent's arguments, and its content parts for the tool's arguments that take them."""
+    return {**content_arguments(spec.input_schema, intent.content), **intent.arguments}
 
 
 def tool_call_requests(plan: PlanCreated) -> list[ToolCallRequested]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -51,7 +52,7 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         return
     runtime = await get_runtime(settings)
     try:
-        steps = await _steps(intent, runtime)
+        planned = await runtime.plan(intent, functools.partial(_steps, runtime=runtime))
     except PlanningError as exc:
         if exc.kind in _DEAD_LETTERED_KINDS:
             await send_dead_letter(event, exc.kind, exc.reason)
@@ -61,8 +62,9 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
     plan = PlanCreated(
         event_id=derived_id("plan", intent.intent_id),
         intent_id=intent.intent_id,
-        steps=steps,
-        strategy=runtime.strategy,
+        steps=planned.steps,
+        strategy=planned.strategy,
+        planning=planned.record,
         context_key=context_key(intent.text, intent.context),
         # Copied onto every tool call and execution record: bounded (one 20 KB text was
         # copied onto 1,111 calls). The text model reads 256 tokens of it at most.

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.content_exchange import ClaimCheckPolicy, ContentGateway, check_in_intent
+from agents.content_store import ContentStore, RedisContentStore
+from agents.llm_planner import llm_planner
 from agents.plan_builder import Ranker, keyword_ranker
+from agents.planners import Planned, Planner, StepsFn
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
 from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
 from agents.step_runner import StepRunner
 from learning import Recommender
-from models import ExecutionRecorded, ToolSpec
+from models import ExecutionRecorded, IntentSubmitted, ToolSpec
 from streams.settings import Settings
 from streams.topics import executions_topic
 from tables.learned_replica import LearnedReplica
@@ -39,16 +43,31 @@ class Runtime:
     tools: Mapping[str, ToolSpec]
     learned: LearnedReplica
     recommender: Recommender
+    content: ContentStore | None = None
+    claim_check: ClaimCheckPolicy = field(default_factory=ClaimCheckPolicy)
+    planner: Planner | None = None  # None: the built-in planner with ``rank``
 
     def tool_version(self, tool: str) -> str:
         spec = self.tools.get(tool)
         return spec.version if spec else "1"
+
+    async def plan(self, intent: IntentSubmitted, builtin: StepsFn) -> Planned:
+        """Plan ``intent`` with the configured planner (``builtin`` unless it is 'llm'),
+        its large content parts first moved to the content store."""
+        intent = await check_in_intent(intent, self.content, self.claim_check)
+        if self.planner is None:
+            return Planned(await builtin(intent), self.strategy)
+        return await self.planner.plan(intent, builtin)
 
     async def aclose(self) -> None:
         await self.learned.stop()
         await self.registry.aclose()
         if self.cache is not None:
             await self.cache.aclose()
+        if self.content is not None:
+            await self.content.aclose()
+        if self.planner is not None:
+            await self.planner.aclose()
 
 
 def record_execution(record: ExecutionRecorded) -> None:
@@ -75,7 +94,19 @@ async def get_runtime(settings: Settings) -> Runtime:
                     settings.redis_timeout_s,
                     Breaker(settings.redis_cooldown_s),
                 )
-            runner = StepRunner(call=registry.call, record=record_execution)
+            content: ContentStore | None = (
+                RedisContentStore(
+                    settings.redis_url,
+                    settings.app_id,
+                    settings.content_ttl_s,
+                    settings.content_max_bytes,
+                )
+                if settings.redis_url
+                else None
+            )
+            claim_check = ClaimCheckPolicy(settings.content_inline_max_bytes)
+            gateway = ContentGateway(registry.call, content, claim_check)
+            runner = StepRunner(call=gateway, record=record_execution)
             tools = {spec.name: spec for spec in registry.specs()}  # fixed once listed
             learned = LearnedReplica(
                 settings.bootstrap_servers,
@@ -86,12 +117,28 @@ async def get_runtime(settings: Settings) -> Runtime:
             recommender = Recommender(encoder=text_encoder(settings))
             rank: Ranker = keyword_ranker
             strategy = KEYWORD_STRATEGY
-            if settings.planner_strategy == "learned":
+            if settings.planner_strategy in ("learned", "llm"):
                 rng = np.random.default_rng()
                 rank = learned_ranker(recommender, learned, settings.recommend_top_k, rng)
                 strategy = LEARNED_STRATEGY
+            planner: Planner | None = None
+            if settings.planner_strategy == "llm":  # the learned planner is its fallback
+                planner = llm_planner(
+                    settings, tools, rank, strategy, record_execution, recommender.encoder
+                )
             _runtime = Runtime(
-                settings, registry, cache, rank, strategy, runner, tools, learned, recommender
+                settings,
+                registry,
+                cache,
+                rank,
+                strategy,
+                runner,
+                tools,
+                learned,
+                recommender,
+                content,
+                claim_check,
+                planner,
             )
             runner.tool_versions = _runtime.tool_version
         return _runtime

@@ -131,6 +131,7 @@ def _completed(
         tool=tool,
         ok=result.ok,
         output=result.output,
+        content=result.content,
         error_kind=result.error_kind,
         error=result.error,
         attempts=attempts,

@@ -14,7 +14,7 @@ from streams.settings import Settings, get_settings
 
 # Modules that add a group of subcommands: each has ``register(sub)``, which adds its parsers
 # to the subparsers action and sets ``run(args, settings) -> int`` as their default.
-COMMAND_GROUPS: tuple[str, ...] = ("interfaces.cli_sandbox",)
+COMMAND_GROUPS: tuple[str, ...] = ("interfaces.cli_sandbox", "interfaces.cli_content")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--tool", help="ask for this tool ('server.tool'), skip planning")
     submit.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE")
     submit.add_argument("--context", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument(
+        "--attach", action="append", default=[], type=Path, metavar="FILE",
+        help="send this file (image, audio, ...) with the intent; repeatable",
+    )  # fmt: skip
     submit.add_argument("--intent-id")
     submit.add_argument("--no-wait", action="store_true")
     submit.add_argument("--timeout", type=float, default=60.0)
@@ -155,6 +159,15 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     fields["context"] = {k: str(v) for k, v in _pairs(args.context).items()}
     if args.intent_id:
         fields["intent_id"] = args.intent_id
+    if args.attach:
+        from interfaces.cli_content import attach
+        from models.content import ContentError
+
+        try:
+            fields["content"] = asyncio.run(attach(settings, args.attach))
+        except ContentError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     intent = IntentSubmitted(**fields)
 
     async def go() -> int:

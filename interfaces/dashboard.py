@@ -1,4 +1,4 @@
-"""The live stream dashboard on the worker's web port: /dashboard, /api/stats, /api/recommend."""
+"""The worker's web port: /dashboard, /api/stats, /api/recommend, /api/content/REF."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agents.content_store import ContentMissing, ContentStoreUnavailable
 from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
 from interfaces import web_errors
 from interfaces.livestats import LiveStats
 from interfaces.web_errors import BadRequest, int_param
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
+from models.content import ContentError, sha256_of_reference
 from streams.app import app, settings
 from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
 
@@ -85,6 +87,29 @@ async def api_recommend(web: Any, request: Any) -> Any:
         top_k=int_param(query, "top_k", 10) or 10,
     )
     return web.json(view)
+
+
+@app.page("/api/content/{ref}")
+async def api_content(web: Any, request: Any, ref: str) -> Any:
+    """The bytes of a content reference ('toolwise-content:sha256:<hex>' or the sha256)."""
+    try:
+        sha256 = sha256_of_reference(ref)
+    except ContentError as exc:
+        raise BadRequest(str(exc)) from None
+    runtime = await get_runtime(settings)
+    if runtime.content is None:
+        return _error(web, 503, "no content store configured (TOOLWISE_REDIS_URL)")
+    try:
+        stored = await runtime.content.get(sha256)
+    except ContentStoreUnavailable as exc:
+        return _error(web, 503, str(exc))
+    except ContentMissing as exc:
+        return _error(web, 404, str(exc))
+    return web.bytes(stored.data, content_type=stored.mime_type)
+
+
+def _error(web: Any, status: int, message: str) -> Any:
+    return web.json({"error": message, "status": status}, status=status)
 
 
 @app.page("/dashboard")

@@ -13,12 +13,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from agents.content_exchange import ClaimCheckPolicy, check_in
+from interfaces.cli_content import content_store
 from interfaces.client import Outcome, OutcomeTimeout, ToolwiseClient, WorkerExited, tail
 from interfaces.process import spawn_worker, stop_process
-from models import IntentCompleted, IntentSubmitted
+from models import ContentPart, IntentCompleted, IntentSubmitted, MediaContent
+from models.content import part_from_bytes
 from services import tansu
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from tools.samples import sample_image, sample_wav
 
 EXAMPLES: list[dict[str, Any]] = [
     {"text": "calculate (17 + 25) * 3 / 2"},
@@ -30,6 +34,30 @@ EXAMPLES: list[dict[str, Any]] = [
     {"text": "anything", "tool": "nowhere.missing"},  # unknown tool: dead-lettered and failed
 ]
 MALFORMED = b'{"text": "this message is cut sho'
+
+
+async def _media_examples(settings: Settings) -> list[dict[str, Any]]:
+    """Intents with an image or an audio clip; parts past the inline budget (the photo,
+    the clip) go to the content store first, as `toolwise submit --attach` does."""
+    photo = sample_image(1600, 1200, "JPEG", grain=0.08)  # ~460 KB, like a phone photo
+    drawing = sample_image(320, 200, "PNG")
+    clip = sample_wav(seconds=3.0, rate=44_100, amplitude=0.3, channels=2)  # ~530 KB
+    policy = ClaimCheckPolicy(settings.content_inline_max_bytes)
+    store = content_store(settings)
+    try:
+        parts = [
+            await check_in([part_from_bytes(data, mime)], store, policy)
+            for data, mime in ((photo, "image/jpeg"), (drawing, "image/png"), (clip, "audio/wav"))
+        ]
+    finally:
+        await store.aclose()
+    return [
+        # max_side 1024: a 1.5 MB PNG comes back, by reference (toolwise fetch-content).
+        {"text": "make a thumbnail of this photo", "content": parts[0],
+         "arguments": {"max_side": 1024}},
+        {"text": "what are the dimensions of this picture", "content": parts[1]},
+        {"text": "how loud is this audio clip", "content": parts[2]},
+    ]  # fmt: skip
 
 
 def run_demo(settings: Settings, keep_running: bool = False) -> int:
@@ -57,7 +85,8 @@ async def _demo(settings: Settings, keep_running: bool) -> int:
             print("waiting for the worker to join (first outcome) ...")
             first = IntentSubmitted(text="calculate 1 + 1")
             await client.run(first, timeout_s=120, alive=alive)
-            intents = [IntentSubmitted(**example) for example in EXAMPLES]
+            examples = EXAMPLES + await _media_examples(settings)
+            intents = [IntentSubmitted(**example) for example in examples]
             started = time.monotonic()
             for intent in intents:
                 await client.submit(intent)
@@ -108,8 +137,21 @@ def _print_outcomes(
                     f"       {r.tool}: {json.dumps(r.output)[:100]}  "
                     f"[{r.attempts} attempt(s), {r.latency_ms:.1f} ms, cost {r.cost:g}]"
                 )
+                for part in r.content:
+                    print(f"         + {_describe_part(part)}")
         else:
             print(f"       {outcome.error_kind}: {outcome.reason[:140]}")
+
+
+def _describe_part(part: ContentPart) -> str:
+    if isinstance(part, MediaContent) and part.ref is not None:
+        return (
+            f"{part.type} {part.mime_type}, {part.size:,} bytes by reference: "
+            f"toolwise fetch-content {part.ref.uri} -o out"
+        )
+    if isinstance(part, MediaContent):
+        return f"{part.type} {part.mime_type}, {part.size:,} bytes inline"
+    return f"{part.type} {part.model_dump_json()[:100]}"
 
 
 async def _print_dead_letters(settings: Settings) -> None:

@@ -14,6 +14,7 @@ from learning.metrics import apply_context_score, apply_metrics, new_context_sco
 from learning.posterior import PosteriorConfig
 from learning.state import LearningState, Record, context_score_key, metrics_key
 from models.events import ExecutionRecorded
+from models.planning import PLANNER_TOOL
 
 T = TypeVar("T")
 
@@ -56,10 +57,13 @@ def update(
         state.tool_metrics[key] = value
     for key, value in scores.items():
         state.context_scores[key] = value
-    associations.apply_batch(state.term_tools, records)
+    # A planner's requests count in the metrics (calls, latency, cost) but say nothing
+    # about which tool an intent's words want.
+    tool_records = [r for r in records if r.tool != PLANNER_TOOL]
+    associations.apply_batch(state.term_tools, tool_records)
     if encoder is not None:
         exemplars.apply_batch(
-            state.exemplars, records, encoder, exemplar or ExemplarConfig(), embedded
+            state.exemplars, tool_records, encoder, exemplar or ExemplarConfig(), embedded
         )
 
 

@@ -1,5 +1,14 @@
 """Events and values that cross Toolwise topics."""
 
+from models.content import (
+    ContentError,
+    ContentPart,
+    ContentRef,
+    MediaContent,
+    ResourceBody,
+    ResourceContent,
+    ResourceLinkContent,
+)
 from models.events import (
     ANY_EVENT,
     EVENT_TYPES,
@@ -19,6 +28,7 @@ from models.events import (
     ToolCallCompleted,
     ToolCallRequested,
 )
+from models.planning import PlanningRecord
 from models.policies import RetryPolicy
 from models.tools import CallResult, ErrorKind, ToolSpec
 
@@ -27,6 +37,9 @@ __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
     "CallResult",
+    "ContentError",
+    "ContentPart",
+    "ContentRef",
     "DeadLettered",
     "ErrorKind",
     "Event",
@@ -37,8 +50,13 @@ __all__ = [
     "IntentCompleted",
     "IntentFailed",
     "IntentSubmitted",
+    "MediaContent",
     "PlanCreated",
     "PlanStep",
+    "PlanningRecord",
+    "ResourceBody",
+    "ResourceContent",
+    "ResourceLinkContent",
     "RetryPolicy",
     "StepResult",
     "ToolCallCompleted",

@@ -12,10 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from models.content import ContentPart
+from models.planning import PlanningRecord
 from models.policies import RetryPolicy
 from models.tools import ErrorKind
 
 SCHEMA_VERSION = 1
+
+# Parts one intent may carry: every part is offered to every step's tool, and 32 is
+# more than any tool in sight takes, while bounding the work of matching them.
+MAX_INTENT_PARTS = 32
 
 
 def _new_id() -> str:
@@ -62,6 +68,12 @@ class IntentSubmitted(Event):
     policy: RetryPolicy | None = Field(
         default=None, description="Override the default retry policy."
     )
+    content: list[ContentPart] = Field(
+        default_factory=list,
+        max_length=MAX_INTENT_PARTS,
+        description="Images, audio clips or resources to work on, inline (base64) or by "
+        "reference; tools whose input schema takes such a part receive it in MCP form.",
+    )
 
 
 class Fallback(BaseModel):
@@ -97,6 +109,9 @@ class PlanCreated(Event):
     context_key: str = ""
     intent_text: str = ""
     submitted_at: float = Field(default=0.0, description="When the intent was submitted (Unix s).")
+    planning: PlanningRecord | None = Field(
+        default=None, description="How the plan was made (an LLM planner's tokens, fallback)."
+    )
 
 
 class ToolCallRequested(Event):
@@ -120,6 +135,9 @@ class ToolCallCompleted(Event):
     tool: str
     ok: bool
     output: Any = None
+    content: list[ContentPart] = Field(
+        default_factory=list, description="Image, audio and resource parts of the result."
+    )
     error_kind: ErrorKind | None = None
     error: str | None = None
     attempts: int = Field(ge=0)
@@ -136,6 +154,7 @@ class StepResult(BaseModel):
     tool: str
     ok: bool
     output: Any = None
+    content: list[ContentPart] = Field(default_factory=list)
     error_kind: ErrorKind | None = None
     error: str | None = None
     attempts: int = 0

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.content import ContentPart
+
 
 class ErrorKind(StrEnum):
     """Why a tool call failed; decides whether it is retried."""
@@ -58,6 +60,10 @@ class CallResult(BaseModel):
 
     ok: bool
     output: Any = None
+    content: list[ContentPart] = Field(
+        default_factory=list,
+        description="The result's image, audio and resource blocks, in order (text is in output).",
+    )
     error_kind: ErrorKind | None = None
     error: str | None = None
     cost: float = 0.0

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.policies import RetryPolicy
@@ -98,7 +98,9 @@ class Settings(BaseSettings):
         default=True, description="Run the learner agent (off: no learning, e.g. to measure it)."
     )
     planner_strategy: str = Field(
-        default="learned", description="'learned' (recommendations) or 'keyword' (no learning)."
+        default="learned",
+        description="'learned' (recommendations), 'keyword' (no learning) or 'llm' (an "
+        "OpenAI-compatible model plans over the recommended top-k tools; see llm_*).",
     )
     recommend_top_k: int = Field(
         default=5, ge=1, description="Tools the planner considers per step."
@@ -130,6 +132,28 @@ class Settings(BaseSettings):
         description="After a Redis failure, the cache is bypassed this long before one probe.",
     )
 
+    # --- Content: images, audio, resources (claim check) -------------------
+    content_inline_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Bytes of parts an intent or result keeps inline (base64), together; "
+        "the parts past it go to the content store and the event carries a reference.",
+    )
+    content_max_bytes: int = Field(
+        # 20 MiB: the largest image the hosted multimodal APIs take (OpenAI's limit),
+        # and about two minutes of CD-quality WAV.
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest part the content store takes; larger ones are refused.",
+    )
+    content_ttl_s: float = Field(
+        # A day: long enough to fetch an outcome's content the next morning, short enough
+        # that a busy deployment's Redis does not fill with yesterday's images.
+        default=24 * 3600.0,
+        gt=0,
+        description="How long stored content stays fetchable.",
+    )
+
     # --- Local services (toolwise services ...) --------------------------
     state_dir: Path = Field(
         default=Path(".toolwise"), description="Jars, data and logs of local services."
@@ -139,10 +163,45 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     redis_port: int = 6379
 
-    # --- LLM planner (optional) -----------------------------------------
-    llm_base_url: str | None = None
-    llm_api_key: SecretStr | None = None
+    # --- LLM planner (TOOLWISE_PLANNER_STRATEGY=llm) ---------------------
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Root of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (vLLM), "
+        "http://127.0.0.1:11434/v1 (Ollama); requests go to <root>/chat/completions.",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="Sent as a Bearer token.")
     llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(default=15.0, gt=0, description="Per chat-completion request.")
+    llm_deadline_s: float = Field(
+        default=30.0, gt=0, description="All requests for one intent, retries included."
+    )
+    llm_max_tokens: int = Field(default=512, ge=16, description="Completion budget per request.")
+    # The defaults are gpt-4o-mini's list prices in USD (0.15 / 0.60 per million tokens):
+    # set both to 0 for a local model, or to your model's prices.
+    llm_prompt_price_per_1k: float = Field(default=0.00015, ge=0)
+    llm_completion_price_per_1k: float = Field(default=0.0006, ge=0)
+
+    @model_validator(mode="after")
+    def _llm_planner_has_a_server(self) -> Settings:
+        if self.planner_strategy == "llm" and not self.llm_base_url:
+            raise ValueError(
+                "TOOLWISE_PLANNER_STRATEGY=llm needs TOOLWISE_LLM_BASE_URL, the root of an "
+                "OpenAI-compatible API (e.g. http://127.0.0.1:8000/v1 for vLLM)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _inline_content_fits_a_message(self) -> Settings:
+        # Inline parts travel as base64 (4/3 larger) inside events of at most
+        # max_message_bytes; half of it leaves room for the event around them.
+        encoded = (self.content_inline_max_bytes + 2) // 3 * 4
+        if encoded > self.max_message_bytes // 2:
+            raise ValueError(
+                f"TOOLWISE_CONTENT_INLINE_MAX_BYTES={self.content_inline_max_bytes} is "
+                f"{encoded} bytes as base64, more than half of TOOLWISE_MAX_MESSAGE_BYTES="
+                f"{self.max_message_bytes}; lower the first or raise the second"
+            )
+        return self
 
     @property
     def bootstrap_servers(self) -> str:

@@ -19,7 +19,9 @@ from mcp.types import (
     TextContent,
 )
 
+from models.content import ContentError
 from models.tools import CallResult, ErrorKind, ToolSpec
+from tools.content import parts_from_mcp
 from tools.conventions import META_COST, META_QUALITY, META_RETRYABLE
 
 # What MCPServer (the Python SDK) writes when the arguments fail its pydantic
@@ -146,8 +148,19 @@ def from_tool_result(spec: ToolSpec, result: CallToolResult, latency_ms: float) 
             quality=quality,
             latency_ms=latency_ms,
         )
+    try:
+        content = parts_from_mcp(result.content)
+    except ContentError as exc:
+        # Refused rather than dropped: a caller must never get a result with a part missing.
+        message = f"{spec.name} returned content Toolwise cannot pass on: {exc}"
+        return failure(ErrorKind.TOOL_ERROR, message, latency_ms, cost)
     return CallResult(
-        ok=True, output=result_output(result), cost=cost, quality=quality, latency_ms=latency_ms
+        ok=True,
+        output=result_output(result),
+        content=content,
+        cost=cost,
+        quality=quality,
+        latency_ms=latency_ms,
     )
 
 

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 class Worker:
     proc: subprocess.Popen[bytes]
     log: Path
+    web_port: int | None = None
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> int:
         if self.proc.poll() is None:
@@ -72,7 +73,7 @@ class Pipeline:
         env = {**self.env, "TOOLWISE_DATADIR": str(self.root / f"data-{n}")}
         if web_port is not None:
             env.update(TOOLWISE_WEB_ENABLED="true", TOOLWISE_WEB_PORT=str(web_port))
-        worker = Worker(spawn_worker(env, log, loglevel="info"), log)
+        worker = Worker(spawn_worker(env, log, loglevel="info"), log, web_port)
         self.workers.append(worker)
         return worker
 
