@@ -27,6 +27,7 @@ from agents.llm_prompt import (
     parse_calls,
     usage_of,
 )
+from agents.model_thread import in_planner_thread
 from agents.plan_builder import Ranker, fill_arguments
 from agents.planners import Planned, StepsFn
 from learning import context_key
@@ -124,7 +125,7 @@ class LlmPlanner:
         try:
             async with asyncio.timeout(self.policy.deadline_s):
                 if self.embed is not None:
-                    await asyncio.to_thread(self.embed, [intent.text])
+                    await in_planner_thread(self.embed, [intent.text])
                 candidates = self.rank(intent.text, intent.context, list(self.tools.values()))
                 admitted = [c.spec for c in candidates if self.admit is None or self.admit(c.spec)]
                 offered = admitted[: self.policy.top_k]

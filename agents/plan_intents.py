@@ -12,6 +12,7 @@ from typing import Any
 
 from agents.answers import answer_unreadable, send_failure
 from agents.boundary import each_message, send_dead_letter
+from agents.model_thread import in_planner_thread
 from agents.plan_builder import Candidate, PlanningError, Ranker, clauses, plan_steps
 from agents.runtime import Runtime, get_runtime
 from learning import context_key
@@ -93,7 +94,7 @@ async def _steps(intent: IntentSubmitted, runtime: Runtime) -> list[Any]:
         # (More requests than max_steps: plan_steps refuses the intent before any ranking.)
         texts = [*requests, intent.text]
         try:
-            await asyncio.wait_for(asyncio.to_thread(encoder.embed, texts), _left(deadline))
+            await asyncio.wait_for(in_planner_thread(encoder.embed, texts), _left(deadline))
         except TimeoutError:
             raise _timeout() from None
     return plan_steps(
