@@ -1,12 +1,18 @@
 """The recommender's own cost: milliseconds per ``recommend()`` at a catalogue's size.
 
     python -m bench.recommend --tools tools.json --split queries.csv [--stream 6000] [--calls 400]
+        [--catalogue-size 2000]
 
 Streams ``--stream`` training queries with partial feedback, as ``bench.selection`` does, so
 the tables hold what a worker would have learned; then times ``--calls`` recommendations of
 held-out queries, ``--repeats`` times over. Every query is embedded up front, so the figure is
 the ranking alone; the text model's own cost per intent is in ``bench.pipeline``. The last line
 printed is one JSON object.
+
+``--catalogue-size N`` adds synthetic tools up to N in all, to see how the cost grows with the
+catalogue: each is named ``Synth<i>`` and described by the first half of one real tool's
+description and the second half of another's (seeded), so it competes for the queries as a
+plausible distractor. They are registered from the start and take part in the stream.
 """
 
 from __future__ import annotations
@@ -25,6 +31,19 @@ from bench.host import host
 from bench.selection import add_example_arguments, encoder_for, examples, load_tools, stream
 from learning import BatchPolicy, LearningState, Recommender
 from learning.exemplars import KINDS, decode
+from models.tools import ToolSpec
+
+
+def synthetic_tools(real: Sequence[ToolSpec], n: int, seed: int) -> list[ToolSpec]:
+    """``n`` distractor tools mixing two real descriptions each (see the module docstring)."""
+    rng = np.random.default_rng(seed + 3)
+    made = []
+    for i in range(max(n, 0)):
+        first, second = (real[int(j)].description.split() for j in rng.choice(len(real), 2))
+        words = first[: len(first) // 2] + second[len(second) // 2 :]
+        name = f"Synth{i:04d}"
+        made.append(ToolSpec(name=name, server="bench", tool=name, description=" ".join(words)))
+    return made
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -37,9 +56,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=400, help="recommendations timed per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument(
+        "--catalogue-size", type=int, default=0,
+        help="add synthetic tools up to this many tools in all (0: the real ones only)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     tools = load_tools(args.tools)
+    tools += synthetic_tools(tools, args.catalogue_size - len(tools), args.seed)
     train, test = examples(args, parser)
     train, test = train[: args.stream], test[: args.calls]
     if not test:

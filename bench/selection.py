@@ -17,13 +17,16 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from bench import embedding_cache, new_tools
 from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
 from learning.embedding import Encoder, load_encoder
+from learning.text import DescriptionIndex
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
 
@@ -68,17 +71,37 @@ def accuracy(
 ) -> tuple[float, float]:
     """Top-1 and top-5 accuracy of the greedy (no exploration) ranking; the labels of top-5
     misses are appended to ``missed`` when given."""
-    top1 = top5 = 0
+    hits = ranked_hits(recommender, tools, state, test)
+    if missed is not None:
+        missed.extend(label for (_, label), (_, top5) in zip(test, hits, strict=True) if not top5)
+    n = max(len(test), 1)
+    return sum(h[0] for h in hits) / n, sum(h[1] for h in hits) / n
+
+
+def ranked_hits(
+    recommender: Recommender,
+    tools: Sequence[ToolSpec],
+    state: LearningState,
+    test: Sequence[Example],
+) -> list[tuple[bool, bool]]:
+    """Per test query: is its label first, and among the first five, of the greedy ranking."""
+    hits = []
     for query, label in test:
         ranked = [
             r.tool for r in recommender.recommend(query, None, tools, state, top_k=5, explore=False)
         ]
-        top1 += bool(ranked) and ranked[0] == label
-        top5 += label in ranked
-        if missed is not None and label not in ranked:
-            missed.append(label)
-    n = max(len(test), 1)
-    return top1 / n, top5 / n
+        hits.append((bool(ranked) and ranked[0] == label, label in ranked))
+    return hits
+
+
+@dataclass
+class Online:
+    """What the stream's own rankings did, intent by intent, in stream order."""
+
+    steps: list[int] = field(default_factory=list)  # position in the stream's order
+    labels: list[str] = field(default_factory=list)
+    first_try: list[bool] = field(default_factory=list)  # the first tool tried was the label
+    top5: list[bool] = field(default_factory=list)  # the label was in the ranking's first five
 
 
 def stream(
@@ -91,22 +114,41 @@ def stream(
     batch: BatchPolicy,
     tries: int,
     found: Counter[str] | None = None,
+    registered_at: Mapping[str, int] | None = None,
+    online: Online | None = None,
 ) -> float:
     """Feed ``train`` as intents with partial feedback; return the online success rate.
 
     ``found`` counts, per labelled tool, the intents on which one of the tries was it.
+    ``registered_at`` names tools that join the catalogue only at that step of the stream;
+    until then they are not offered, and intents labelled with them are held out (not
+    streamed). ``online`` collects what each streamed intent's ranking got right.
     Learning embeds with the recommender's own encoder, so both see the same vectors."""
     rng = np.random.default_rng(seed)
     batcher: Batcher[ExecutionRecorded] = Batcher(batch)
     order = rng.permutation(len(train))
-    successes = 0
+    late = dict(registered_at or {})
+    successes = streamed = 0
     found = found if found is not None else Counter()
+    joins, catalogue = set(late.values()), list(tools)
     for step, index in enumerate(order):
+        if step == 0 or step in joins:
+            catalogue = [t for t in tools if late.get(t.name, 0) <= step]
         query, label = train[int(index)]
+        if late.get(label, 0) > step:
+            continue  # its tool is not registered yet: held out
+        streamed += 1
         now = step * SECONDS_PER_INTENT
-        ranked = recommender.recommend(query, None, tools, state, top_k=tries, rng=rng, now=now)
+        ranked = recommender.recommend(
+            query, None, catalogue, state, top_k=max(tries, 5), rng=rng, now=now
+        )
+        if online is not None:
+            online.steps.append(step)
+            online.labels.append(label)
+            online.first_try.append(bool(ranked) and ranked[0].tool == label)
+            online.top5.append(label in [r.tool for r in ranked[:5]])
         key = context_key(query)
-        for attempt, choice in enumerate(ranked, start=1):
+        for attempt, choice in enumerate(ranked[:tries], start=1):
             ok = choice.tool == label
             successes += ok and attempt == 1
             found[label] += ok
@@ -131,7 +173,7 @@ def stream(
             if ok:
                 break
     update(state, batcher.flush(), encoder=recommender.encoder)
-    return successes / max(len(train), 1)
+    return successes / max(streamed, 1)
 
 
 def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> None:
@@ -142,6 +184,11 @@ def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> N
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     add_text_model_argument(parser)
+    parser.add_argument(
+        "--embedding-cache", type=Path, default=embedding_cache.DEFAULT_DIR,
+        help="folder of a file with the queries' embeddings from earlier runs (same model)",
+    )  # fmt: skip
+    parser.add_argument("--no-embedding-cache", action="store_true", help="embed every query again")
 
 
 def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -167,20 +214,28 @@ def encoder_for(
     args: argparse.Namespace, tools: Sequence[ToolSpec], *texts: Sequence[Example]
 ) -> Encoder | None:
     """The sentence encoder (None with --words-only or when not installed), with every query
-    embedded up front in batches, which is faster than one at a time."""
+    and tool description embedded up front in batches, which is faster than one at a time."""
     if args.words_only:
         return None
-    queries = list(dict.fromkeys(q for part in texts for q, _ in part))
-    encoder = load_encoder(cache_size=len(queries) + len(tools) + 16)
+    queries = [DescriptionIndex.sentence(t.name, t.description, t.keywords) for t in tools]
+    queries = list(dict.fromkeys([*queries, *(q for part in texts for q, _ in part)]))
+    encoder = load_encoder(cache_size=len(queries) + 16)
     if encoder is None:
         return None
+    cache = None
+    if not args.no_embedding_cache:
+        cache = embedding_cache.path_for(encoder, args.embedding_cache)
+        found = embedding_cache.load(encoder, queries, cache)
+        print(f"{found}/{len(queries)} texts' embeddings read from {cache}", file=sys.stderr)
     started = time.perf_counter()
     step = 1024
     for start in range(0, len(queries), step):
         encoder.embed(queries[start : start + step])
         done = min(start + step, len(queries))
         rate = done / (time.perf_counter() - started)
-        print(f"embedded {done}/{len(queries)} queries ({rate:.0f}/s)", file=sys.stderr)
+        print(f"embedded {done}/{len(queries)} texts ({rate:.0f}/s)", file=sys.stderr)
+    if cache is not None:
+        embedding_cache.save(encoder, queries, cache)
     return encoder
 
 
@@ -198,6 +253,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-wait", type=float, default=60.0, help="max simulated seconds")
     parser.add_argument("--tries", type=int, default=1,
                         help="tools tried per intent (1 = strict partial feedback)")  # fmt: skip
+    parser.add_argument(
+        "--new-tools", type=int, default=0,
+        help="this many tools (seeded choice) join only halfway through the stream; their "
+        "intents are held out until then",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     tools = load_tools(args.tools)
@@ -213,11 +273,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"cold start: top-1 {cold_top1:.3f}, top-5 {cold_top5:.3f}", file=sys.stderr)
     batch = BatchPolicy(max_records=args.batch_size, max_wait_s=args.batch_wait)
     found: Counter[str] = Counter()
+    joining = new_tools.choose(tools, train, args.new_tools, args.seed)
+    half = len(train) // 2
+    log = Online()
     online = stream(
-        recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries, found=found
-    )
-    missed: list[str] = []
-    learned_top1, learned_top5 = accuracy(recommender, tools, state, test, missed)
+        recommender, tools, state, train, seed=args.seed, batch=batch, tries=args.tries,
+        found=found, registered_at=dict.fromkeys(joining, half), online=log,
+    )  # fmt: skip
+    hits = ranked_hits(recommender, tools, state, test)
+    missed = [label for (_, label), (_, top5) in zip(test, hits, strict=True) if not top5]
+    learned_top1 = sum(h[0] for h in hits) / max(len(test), 1)
+    learned_top5 = sum(h[1] for h in hits) / max(len(test), 1)
     print(f"learned: top-1 {learned_top1:.3f}, top-5 {learned_top5:.3f}", file=sys.stderr)
     result = {
         "cold_top1": round(cold_top1, 4),
@@ -239,6 +305,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "seed": args.seed,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    if joining:
+        result["new_tools"] = new_tools.report(
+            joining, half, log.steps, log.labels, log.first_try, log.top5,
+            [label for _, label in test], hits, len(train) - len(log.steps),
+        )  # fmt: skip
     print(json.dumps(result))
 
 
