@@ -28,7 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.host import host
-from bench.selection import add_example_arguments, encoder_for, examples, load_tools, stream
+from bench.selection import (
+    add_example_arguments,
+    encoder_for,
+    examples,
+    load_tools,
+    recall_config,
+    stream,
+)
 from learning import BatchPolicy, LearningState, Recommender
 from learning.exemplars import KINDS, decode
 from models.tools import ToolSpec
@@ -69,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not test:
         parser.error("no held-out queries to time")
     encoder = encoder_for(args, tools, train, test)
-    recommender = Recommender(encoder=encoder)
+    recommender = Recommender(encoder=encoder, recall=recall_config(args))
     state = LearningState()
     started = time.perf_counter()
     stream(recommender, tools, state, train, seed=args.seed, batch=BatchPolicy(), tries=1)
@@ -106,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if kind in record
         ),
         "text_model": encoder.name if encoder else "words",
+        "recall": {"candidates": args.candidates, **recommender.recall_stats.as_dict()},
         "machine": host(),
     }
     print(json.dumps(result))

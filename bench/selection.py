@@ -26,6 +26,7 @@ import numpy as np
 from bench import embedding_cache, new_tools
 from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
 from learning.embedding import Encoder, load_encoder
+from learning.recall import RecallConfig
 from learning.text import DescriptionIndex
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
@@ -185,10 +186,19 @@ def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> N
     parser.add_argument("--seed", type=int, default=0)
     add_text_model_argument(parser)
     parser.add_argument(
+        "--candidates", type=int, default=RecallConfig.candidates,
+        help="tools given the full model and the draws first (0: all of them)",
+    )  # fmt: skip
+    parser.add_argument(
         "--embedding-cache", type=Path, default=embedding_cache.DEFAULT_DIR,
         help="folder of a file with the queries' embeddings from earlier runs (same model)",
     )  # fmt: skip
     parser.add_argument("--no-embedding-cache", action="store_true", help="embed every query again")
+
+
+def recall_config(args: argparse.Namespace) -> RecallConfig:
+    """--candidates: how many tools get the full model first (0: every tool, one stage)."""
+    return RecallConfig(candidates=args.candidates or 1_000_000)
 
 
 def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -267,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     started = time.perf_counter()
     encoder = encoder_for(args, tools, train, test)
-    recommender = Recommender(encoder=encoder)
+    recommender = Recommender(encoder=encoder, recall=recall_config(args))
     state = LearningState()
     cold_top1, cold_top5 = accuracy(recommender, tools, state, test)
     print(f"cold start: top-1 {cold_top1:.3f}, top-5 {cold_top5:.3f}", file=sys.stderr)
@@ -302,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "n_tools": len(tools),
         "tries_per_intent": args.tries,
         "text_model": encoder.name if encoder else "words",
+        "recall": {"candidates": args.candidates, **recommender.recall_stats.as_dict()},
         "seed": args.seed,
         "seconds": round(time.perf_counter() - started, 1),
     }

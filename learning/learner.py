@@ -57,6 +57,7 @@ def update(
         state.tool_metrics[key] = value
     for key, value in scores.items():
         state.context_scores[key] = value
+        state.context_tools.add(value["context"], value["tool"])
     # A planner's requests count in the metrics (calls, latency, cost) but say nothing
     # about which tool an intent's words want.
     tool_records = [r for r in records if r.tool != PLANNER_TOOL]

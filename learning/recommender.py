@@ -15,12 +15,16 @@ discounted means. With ``explore=True`` the ranking is one Thompson draw: ``L`` 
 Gumbel noise (an exact sample of which tool fits), success drawn from its Beta, quality from a
 normal with the posterior's spread. The chosen tool's probability is the share of
 ``probability_draws`` such draws (the first being the one used) in which it ranks first.
+
+Two stages: ``L`` and the floor are computed for every tool at once (numpy over the
+catalogue); the performance records, the draws and the explanations only for the candidates
+that :mod:`learning.recall` picks, widened until no other tool could practically have won.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +34,18 @@ from learning.associations import AssociationConfig
 from learning.context import context_key
 from learning.embedding import Encoder, Vectors
 from learning.exemplars import ExemplarConfig, ExemplarIndex
-from learning.metrics import latency_percentile
-from learning.posterior import PosteriorConfig, decayed
-from learning.state import LearningState, context_score_key, metrics_key
+from learning.performance import Performance, performance
+from learning.posterior import PosteriorConfig
+from learning.recall import (
+    Indices,
+    RecallConfig,
+    RecallStats,
+    candidates,
+    leak_bound,
+    optimistic_order,
+    outside_mass,
+)
+from learning.state import LearningState
 from learning.text import DescriptionIndex, TextConfig
 from models.tools import ToolSpec
 
@@ -92,23 +105,29 @@ class Recommendation:
 class _Described:
     index: DescriptionIndex
     vectors: Vectors | None  # one unit row per tool, when the recommender has an encoder
+    positions: dict[str, int]  # tool name -> its index in the list
 
 
 @dataclass
-class _Estimates:
+class _Fit:
+    """How well each tool of the catalogue fits the intent: vectorised over every tool."""
+
     log_fit: Array
-    known_fit: Array
-    prior: Array
+    floor: Array  # description floor: the fit a well-described tool keeps (see ScoringConfig)
+    prior: Array  # BM25 relevance of the description, scaled to [0, 1]
     learned: Array
     evidence: Array
     neighbours: Array
-    success_alpha: Array
-    success_beta: Array
-    quality: Array
-    quality_sd: Array
-    cost: Array
-    latency_ms: Array
-    p95_ms: list[float | None]
+
+
+@dataclass
+class _Candidates:
+    """The candidates' fit and performance, aligned: entry j is tool ``index[j]``."""
+
+    index: Indices
+    log_fit: Array
+    known_fit: Array
+    perf: Performance
 
 
 class Recommender:
@@ -122,6 +141,7 @@ class Recommender:
         text: TextConfig | None = None,
         encoder: Encoder | None = None,
         exemplar: ExemplarConfig | None = None,
+        recall: RecallConfig | None = None,
     ) -> None:
         self.scoring = scoring or ScoringConfig()
         self.posterior = posterior or PosteriorConfig()
@@ -129,6 +149,8 @@ class Recommender:
         self.text = text or TextConfig()
         self.encoder = encoder
         self.exemplar = exemplar or ExemplarConfig()
+        self.recall = recall or RecallConfig()
+        self.recall_stats = RecallStats()
         self._described: dict[tuple[tuple[str, str, tuple[str, ...]], ...], _Described] = {}
         self._exemplars = ExemplarIndex()
 
@@ -143,17 +165,15 @@ class Recommender:
                 sentences = [DescriptionIndex.sentence(t.name, t.description, t.keywords)
                              for t in tools]  # fmt: skip
                 vectors = self.encoder.embed(sentences)
-            described = _Described(DescriptionIndex(docs, self.text), vectors)
+            positions = {t.name: i for i, t in enumerate(tools)}
+            described = _Described(DescriptionIndex(docs, self.text), vectors, positions)
             if len(self._described) > 8:  # tool lists change rarely; keep a few, not all ever seen
                 self._described.clear()
             self._described[key] = described
         return described
 
-    def _log_prior(
-        self, text: str, tools: Sequence[ToolSpec]
-    ) -> tuple[Array, Array, Vectors | None]:
+    def _log_prior(self, text: str, described: _Described) -> tuple[Array, Array, Vectors | None]:
         """(log-prior over tools from their descriptions, BM25 relevance, intent embedding)."""
-        described = self._descriptions(tools)
         relevance = described.index.scores(text)
         log_prior = _log_softmax(relevance / self.scoring.prior_temperature)
         if self.encoder is None or described.vectors is None:
@@ -182,53 +202,46 @@ class Recommender:
         """Tools ranked for the intent, best first, at most ``top_k``, constraints applied.
 
         With ``admit``, the ``top_k`` are the best of the tools it admits: a tool it rejects
-        takes no place in them (the planner's rule for which tools it may use)."""
+        takes no place in them (the planner's rule for which tools it may use). ``admit``
+        sees each candidate with its mean utility as score, before any draw, so the draws
+        are among admitted tools only and the probabilities are those of the policy run.
+
+        Only candidates (:mod:`learning.recall`) get the full model and the draws; they are
+        doubled until no tool outside could practically have changed the answer."""
         if not tools:
             return []
         key = context_key(text, context)
-        est = self._estimates(text, key, tools, state, now)
-        allowed = self._allowed(tools, est, max_cost, deadline_ms)
-        if not allowed.any():
-            return []
+        described = self._descriptions(tools)
+        fit = self._fit(text, key, tools, described, state)
+        positions = described.positions
+        served = [positions[t] for t in state.context_tools.tools(key) if t in positions]
+        order = optimistic_order(fit.log_fit, fit.floor)
         generator = rng if rng is not None else np.random.default_rng(0)
-        mean_utility = self._utility(
-            est.log_fit[None, :],
-            est.success_alpha / (est.success_alpha + est.success_beta),
-            est.quality,
-            est,
-        )[0]
-        mean_utility = np.where(allowed, mean_utility, -np.inf)
-        if explore:
-            draws = self._draws(est, generator)
-            draws[:, ~allowed] = -np.inf
-            ranking_utility = draws[0]
-            winners = np.bincount(np.argmax(draws, axis=1), minlength=len(tools))
-            probability = winners / draws.shape[0]
-        else:
-            ranking_utility = mean_utility
-            probability = np.zeros(len(tools))
-            probability[int(np.argmax(mean_utility))] = 1.0
-        picked: list[Recommendation] = []
-        for i in (int(i) for i in np.argsort(-ranking_utility, kind="stable") if allowed[i]):
-            if len(picked) == top_k:
-                break
-            found = self._recommendation(
-                tools[i], i, float(ranking_utility[i]), float(probability[i]), est
-            )
-            if admit is None or admit(found):
-                picked.append(found)
-        return picked
+        size = self.recall.candidates
+        stats = self.recall_stats
+        stats.calls += 1
+        while True:
+            inside = candidates(order, size, served)
+            stats.candidates += inside.size
+            ranked = self._rank(
+                text, key, tools, state, fit, inside, top_k, explore, generator, now,
+                max_cost, deadline_ms, admit,
+            )  # fmt: skip
+            if isinstance(ranked, list) or inside.size >= len(tools):
+                return ranked if isinstance(ranked, list) else []
+            stats.widened += size == self.recall.candidates
+            size = ranked
 
-    def _estimates(
+    def _fit(
         self,
         text: str,
         key: str,
         tools: Sequence[ToolSpec],
+        described: _Described,
         state: LearningState,
-        now: float | None,
-    ) -> _Estimates:
+    ) -> _Fit:
         names = [t.name for t in tools]
-        log_prior, relevance, query = self._log_prior(text, tools)
+        log_prior, relevance, query = self._log_prior(text, described)
         words = associations.features(text, key)
         learned, evidence, penalty = associations.scores(
             state.term_tools, words, names, self.association
@@ -241,145 +254,181 @@ class Recommender:
             log_fit, neighbours, penalty = self._exemplars.log_fit(
                 state.exemplars, query, names, log_prior, self.exemplar
             )
-        post = self.posterior
-        n = len(tools)
-        alpha, beta = np.zeros(n), np.zeros(n)
-        quality, quality_sd = np.ones(n), np.zeros(n)
-        cost, latency, p95 = np.zeros(n), np.zeros(n), []
-        known_fit = np.zeros(n)
-        for i, spec in enumerate(tools):
-            metrics = state.tool_metrics.get(metrics_key(spec.name, spec.version))
-            score = state.context_scores.get(context_score_key(key, spec.name))
-            at = now if now is not None else _latest(metrics, score)
-            g_s = g_f = 0.0
-            if metrics is not None:
-                since, half_life = metrics["updated_at"], post.half_life_s
-                g_s = decayed(metrics["reliable_successes"], since, at, half_life)
-                g_f = decayed(metrics["reliable_failures"], since, at, half_life)
-            global_rate = (post.prior_successes + g_s) / (
-                post.prior_successes + post.prior_failures + g_s + g_f
-            )
-            strength = self.scoring.success_prior_strength
-            alpha[i], beta[i] = strength * global_rate, strength * (1.0 - global_rate)
-            cost[i] = spec.cost_per_call
-            if metrics is not None and metrics["calls"]:
-                cost[i] = metrics["cost_sum"] / metrics["calls"]
-                latency[i] = float(metrics["latency_ewma_ms"] or 0.0)
-            p95.append(
-                latency_percentile(metrics, 0.95)
-                if metrics is not None and metrics["calls"] >= self.scoring.min_latency_samples
-                else None
-            )
-            rated = False
-            q_prior = post.quality_prior
-            if metrics is not None and metrics["quality_n"] > 0:
-                rated, q_prior = True, metrics["quality_sum"] / metrics["quality_n"]
-            q_mean, q_weight = q_prior, post.quality_prior_weight
-            if score is not None:
-                # Calls that ran without a misfit show the tool serves this kind of intent,
-                # whatever the words' posterior says about competing tools (Laplace: n/(n+1)).
-                served = score["calls"] - score["misfits"]
-                known_fit[i] = served / (score["calls"] + 1.0)
-                since = score["updated_at"]
-                alpha[i] += decayed(score["successes"], since, at, post.half_life_s)
-                beta[i] += decayed(score["failures"], since, at, post.half_life_s)
-                w = decayed(score["quality_weight"], since, at, post.quality_half_life_s)
-                if w > 0:
-                    rated = True
-                    q_mean = (q_prior * q_weight + score["quality_mean"] * w) / (q_weight + w)
-                    q_weight += w
-                if score["cost_weight"] > 0:
-                    cost[i] = score["cost_mean"]
-                if score["latency_weight"] > 0:
-                    latency[i] = score["latency_mean_ms"]
-            if rated:  # tools that never report quality are not judged on it
-                quality[i], quality_sd[i] = q_mean, post.quality_sd / np.sqrt(q_weight)
-        return _Estimates(
-            log_fit=log_fit,
-            known_fit=np.maximum(
-                known_fit,
-                self.scoring.description_floor * np.exp(log_prior - log_prior.max() - penalty),
-            ),
-            prior=relevance,
-            learned=learned,
-            evidence=evidence,
-            neighbours=neighbours,
-            success_alpha=alpha,
-            success_beta=beta,
-            quality=quality,
-            quality_sd=quality_sd,
-            cost=cost,
-            latency_ms=latency,
-            p95_ms=p95,
-        )
+        floor = self.scoring.description_floor * np.exp(log_prior - log_prior.max() - penalty)
+        return _Fit(log_fit, floor, relevance, learned, evidence, neighbours)
 
-    def _allowed(
+    def _rank(
         self,
+        text: str,
+        key: str,
         tools: Sequence[ToolSpec],
-        est: _Estimates,
+        state: LearningState,
+        fit: _Fit,
+        inside: Indices,
+        top_k: int,
+        explore: bool,
+        rng: np.random.Generator,
+        now: float | None,
         max_cost: float | None,
         deadline_ms: float | None,
+        admit: Callable[[Recommendation], bool] | None,
+    ) -> list[Recommendation] | int:
+        """The ranking among the candidates ``inside``, or, when a tool outside them could have
+        changed it, how many candidates to take next (twice as many, or all of them)."""
+        scoring = self.scoring
+        specs = [tools[int(i)] for i in inside]
+        perf = performance(
+            specs, key, state, self.posterior, scoring.success_prior_strength,
+            scoring.min_latency_samples, now,
+        )  # fmt: skip
+        cands = _Candidates(
+            index=inside,
+            log_fit=fit.log_fit[inside],
+            known_fit=np.maximum(perf.served, fit.floor[inside]),
+            perf=perf,
+        )
+        mean_utility = self._utility(
+            cands.log_fit[None, :] - fit.log_fit.max(),
+            perf.success_alpha / (perf.success_alpha + perf.success_beta),
+            perf.quality,
+            cands,
+        )[0]
+        usable = self._allowed(cands, max_cost, deadline_ms)
+        described = {
+            j: self._recommendation(
+                specs[j], int(inside[j]), float(mean_utility[j]), 0.0, fit, cands, j
+            )
+            for j in np.flatnonzero(usable).tolist()
+        }
+        if admit is not None:
+            described = {j: r for j, r in described.items() if admit(r)}
+            usable[:] = False
+            usable[list(described)] = True
+        widen = inside.size < len(tools)
+        if not described:
+            # None of the best-fitting tools may be used (an intent no tool matches, or a
+            # tight max_cost): look at every tool at once rather than doubling several times.
+            return len(tools) if widen else []
+        outside_floor = _max_outside(fit.floor, inside)
+        if explore:
+            draws, noisy_max = self._draws(cands, rng)
+            draws[:, ~usable] = -np.inf
+            ranking_utility = draws[0]
+            winners = np.argmax(draws, axis=1)
+            probability = np.bincount(winners, minlength=inside.size) / draws.shape[0]
+        else:
+            ranking_utility = np.where(usable, mean_utility, -np.inf)
+            winners = np.array([int(np.argmax(ranking_utility))])
+            noisy_max = np.array([float(fit.log_fit.max())])
+            draws = ranking_utility[None, :]
+            probability = np.zeros(inside.size)
+            probability[winners[0]] = 1.0
+        order = [j for j in np.argsort(-ranking_utility, kind="stable").tolist() if usable[j]]
+        shown = order[:top_k]
+        if widen:
+            double = 2 * inside.size
+            if not explore:
+                # Exact for the whole list: a tool outside has utility at most
+                # max(exp(log_fit - M), floor), and may fill a list that is short.
+                if len(shown) < top_k:
+                    return double
+                top = float(np.exp(_max_outside(fit.log_fit, inside) - fit.log_fit.max()))
+                if max(top, outside_floor) >= ranking_utility[shown[-1]]:
+                    return double
+            else:
+                # Which tool wins each draw (and so the recorded probabilities) must be the
+                # one every tool would give; the rest of the shown list is the best of the
+                # candidates (fallbacks), not bounded (see learning.recall).
+                temperature = scoring.exploration_temperature
+                mass = outside_mass(fit.log_fit, inside, temperature)
+                wins = draws[np.arange(draws.shape[0]), winners]
+                leak = leak_bound(mass, outside_floor, noisy_max, wins, temperature).mean()
+                if leak > self.recall.leak_tolerance:
+                    return double
+        return [
+            replace(
+                described[j], score=float(ranking_utility[j]), probability=float(probability[j])
+            )
+            for j in shown
+        ]
+
+    def _allowed(
+        self, cands: _Candidates, max_cost: float | None, deadline_ms: float | None
     ) -> npt.NDArray[np.bool_]:
-        allowed = np.ones(len(tools), dtype=bool)
+        allowed = np.ones(cands.index.size, dtype=bool)
         if max_cost is not None:
-            allowed &= est.cost <= max_cost
+            allowed &= cands.perf.cost <= max_cost
         if deadline_ms is not None:
-            slow = [p is not None and p > deadline_ms for p in est.p95_ms]
+            slow = [p is not None and p > deadline_ms for p in cands.perf.p95_ms]
             allowed &= ~np.array(slow, dtype=bool)
         return allowed
 
-    def _utility(self, log_fit: Array, success: Array, quality: Array, est: _Estimates) -> Array:
-        fit = np.maximum(np.exp(log_fit - log_fit.max(axis=1, keepdims=True)), est.known_fit)
+    def _utility(self, log_fit: Array, success: Array, quality: Array, cands: _Candidates) -> Array:
+        """Utility per draw (row) and candidate; ``log_fit`` already relative to the draw's
+        best (0 for the best tool, which has fit 1)."""
+        fit = np.maximum(np.exp(log_fit), cands.known_fit)
         utility: Array = (
             fit * success * quality
-            - self.scoring.cost_weight * est.cost
-            - self.scoring.latency_weight * est.latency_ms / 1000.0
+            - self.scoring.cost_weight * cands.perf.cost
+            - self.scoring.latency_weight * cands.perf.latency_ms / 1000.0
         )
         return utility
 
-    def _draws(self, est: _Estimates, rng: np.random.Generator) -> Array:
-        m, n = self.scoring.probability_draws, est.log_fit.size
-        gumbel = rng.gumbel(size=(m, n)) * self.scoring.exploration_temperature
-        success = rng.beta(est.success_alpha, est.success_beta, size=(m, n))
-        quality = np.clip(est.quality + est.quality_sd * rng.standard_normal((m, n)), 0.0, 1.0)
-        utility: Array = self._utility(est.log_fit[None, :] + gumbel, success, quality, est)
-        return utility
+    def _draws(self, cands: _Candidates, rng: np.random.Generator) -> tuple[Array, Array]:
+        """Thompson draws of every candidate's utility, and each draw's highest noisy log-fit."""
+        m, n = self.scoring.probability_draws, cands.index.size
+        perf = cands.perf
+        noisy = (
+            cands.log_fit[None, :] + rng.gumbel(size=(m, n)) * self.scoring.exploration_temperature
+        )
+        best = noisy.max(axis=1)
+        success = rng.beta(perf.success_alpha, perf.success_beta, size=(m, n))
+        quality = np.clip(perf.quality + perf.quality_sd * rng.standard_normal((m, n)), 0.0, 1.0)
+        return self._utility(noisy - best[:, None], success, quality, cands), best
 
     def _recommendation(
-        self, spec: ToolSpec, i: int, score: float, probability: float, est: _Estimates
+        self,
+        spec: ToolSpec,
+        i: int,
+        score: float,
+        probability: float,
+        fit: _Fit,
+        cands: _Candidates,
+        j: int,
     ) -> Recommendation:
-        a, b = est.success_alpha[i], est.success_beta[i]
+        perf = cands.perf
+        a, b = perf.success_alpha[j], perf.success_beta[j]
         success = a / (a + b)
         spread = float(np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1.0))))
         components = {
-            "description": float(est.prior[i]),
-            "learned": float(est.learned[i]),
-            "evidence": float(est.evidence[i]),
-            "neighbours": float(est.neighbours[i]),
-            "log_fit": float(est.log_fit[i]),
+            "description": float(fit.prior[i]),
+            "learned": float(fit.learned[i]),
+            "evidence": float(fit.evidence[i]),
+            "neighbours": float(fit.neighbours[i]),
+            "log_fit": float(fit.log_fit[i]),
             "success": float(success),
             "success_sd": spread,
-            "quality": float(est.quality[i]),
-            "cost": float(est.cost[i]),
-            "latency_ms": float(est.latency_ms[i]),
+            "quality": float(perf.quality[j]),
+            "cost": float(perf.cost[j]),
+            "latency_ms": float(perf.latency_ms[j]),
         }
-        similar = f", near past intents it served {est.neighbours[i]:.2f}" if self.encoder else ""
+        similar = f", near past intents it served {fit.neighbours[i]:.2f}" if self.encoder else ""
         explanation = (
-            f"description match {est.prior[i]:.2f}, learned from {est.evidence[i]:.0f} "
+            f"description match {fit.prior[i]:.2f}, learned from {fit.evidence[i]:.0f} "
             f"successes on these words{similar}, success {success:.2f}±{spread:.2f}, "
-            f"quality {est.quality[i]:.2f}, cost {est.cost[i]:.4g}, "
-            f"latency {est.latency_ms[i]:.0f} ms"
+            f"quality {perf.quality[j]:.2f}, cost {perf.cost[j]:.4g}, "
+            f"latency {perf.latency_ms[j]:.0f} ms"
         )
         return Recommendation(spec.name, score, probability, explanation, components)
+
+
+def _max_outside(values: Array, inside: Indices) -> float:
+    mask = np.ones(values.size, dtype=bool)
+    mask[inside] = False
+    return float(values[mask].max()) if mask.any() else float("-inf")
 
 
 def _log_softmax(logits: Array) -> Array:
     shifted = logits - logits.max()
     out: Array = shifted - np.log(np.exp(shifted).sum())
     return out
-
-
-def _latest(*records: Mapping[str, object] | None) -> float:
-    """'Now' when the caller gives none: the newest update seen, so no decay is invented."""
-    times = [float(r["updated_at"]) for r in records if r is not None]  # type: ignore[arg-type]
-    return max(times, default=0.0)

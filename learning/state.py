@@ -16,7 +16,7 @@ mutated in place, so a Faust table (which only sees ``__setitem__``) writes a ch
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Collection, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,27 @@ def context_score_key(context: str, tool: str) -> str:
     return f"{context}#{tool}"
 
 
+class ContextTools:
+    """Which tools have a ``context_scores`` record for each context key.
+
+    Stores look keys up but do not list them; a recommendation needs the tools that served
+    an intent's context without asking every tool of the catalogue. ``learning.update`` adds
+    what it writes; the table views derive it from the keys they see (``tables.learned``).
+    """
+
+    def __init__(self) -> None:
+        self._tools: dict[str, set[str]] = {}
+
+    def add(self, context: str, tool: str) -> None:
+        self._tools.setdefault(context, set()).add(tool)
+
+    def discard(self, context: str, tool: str) -> None:
+        self._tools.get(context, set()).discard(tool)
+
+    def tools(self, context: str) -> Collection[str]:
+        return self._tools.get(context, ())
+
+
 @dataclass
 class LearningState:
     """The tables the learning reads and writes; plain dicts by default."""
@@ -49,3 +70,4 @@ class LearningState:
     context_scores: Store = field(default_factory=dict)
     term_tools: Store = field(default_factory=dict)
     exemplars: Store = field(default_factory=dict)
+    context_tools: ContextTools = field(default_factory=ContextTools)

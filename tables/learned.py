@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-from learning.state import TOTALS_KEY, LearningState, Record
+from learning.state import TOTALS_KEY, ContextTools, LearningState, Record
 
 Reader = Callable[[str], Any]
 Writer = Callable[[str, Any], None]
@@ -42,11 +42,13 @@ def parse_key(raw: str) -> tuple[int, str, str] | None:
 
 
 class TermIndex:
-    """Which tools have counts for a word, per generation: the one thing a flat key can't answer."""
+    """Which tools have counts for a word, or a score for a context, per generation: what a
+    flat key can't answer."""
 
     def __init__(self) -> None:
         self._tools: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._totals: dict[int, set[str]] = defaultdict(set)
+        self._contexts: dict[int, ContextTools] = defaultdict(ContextTools)
 
     def observe(self, raw_key: str, present: bool) -> None:
         parsed = parse_key(raw_key)
@@ -60,6 +62,10 @@ class TermIndex:
         elif kind == "T":
             totals = self._totals[generation]
             totals.add(rest) if present else totals.discard(rest)
+        elif kind == "c":
+            context, _, tool = rest.partition("#")  # a context key never holds "#"
+            contexts = self._contexts[generation]
+            contexts.add(context, tool) if present else contexts.discard(context, tool)
 
     def tools_for(self, generation: int, word: str) -> set[str]:
         return self._tools[generation].get(word, set())
@@ -69,6 +75,10 @@ class TermIndex:
 
     def total_tools(self, generation: int) -> set[str]:
         return self._totals[generation]
+
+    def contexts(self, generation: int) -> ContextTools:
+        """Which tools have a context-tool score per context key, in ``generation``."""
+        return self._contexts[generation]
 
 
 def _read_only(raw_key: str, value: Any) -> None:
@@ -161,4 +171,5 @@ def learning_state(
         context_scores=_FlatView(generation, "c", read, writer),
         term_tools=_TermView(generation, read, writer, index),
         exemplars=_FlatView(generation, "e", read, writer),
+        context_tools=index.contexts(generation),
     )
