@@ -9,7 +9,8 @@ import numpy as np
 
 from agents.plan_builder import Candidate, Ranker
 from learning import Recommendation, Recommender, context_key
-from learning.embedding import Encoder, shared_encoder
+from learning.embedding import TextEncoder, shared_encoder
+from learning.static_embedding import distilled
 from models import ToolSpec
 from streams.settings import Settings
 from tables.learned_replica import LearnedReplica
@@ -28,9 +29,14 @@ MIN_DESCRIPTION_MATCH = 0.15
 MIN_NEIGHBOUR_VOTES = 0.05
 
 
-def text_encoder(settings: Settings) -> Encoder | None:
-    """The sentence encoder the settings ask for (None: words only, or no model installed)."""
-    return shared_encoder(settings.text_model_dir) if settings.text_model == "minilm" else None
+def text_encoder(settings: Settings) -> TextEncoder | None:
+    """The text model the settings ask for (None: words only, or no model installed)."""
+    if settings.text_model == "words":
+        return None
+    encoder = shared_encoder(settings.text_model_dir)
+    if encoder is None or settings.text_model == "minilm":
+        return encoder
+    return distilled(encoder, settings.state_dir / "models")
 
 
 def _admissible(r: Recommendation) -> bool:

@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
-from learning.embedding import Encoder, load_encoder
+from learning.embedding import TextEncoder, load_encoder
+from learning.static_embedding import distilled
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
+from streams.settings import Settings
 
 Example = tuple[str, str]  # (query, labelled tool)
 
@@ -145,10 +147,15 @@ def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> N
 
 
 def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
-    """--words-only: rank as ``TOOLWISE_TEXT_MODEL=words`` does, even with the model installed."""
+    """--words-only: rank as ``TOOLWISE_TEXT_MODEL=words`` does, even with the model installed;
+    --text-model static: as ``TOOLWISE_TEXT_MODEL=static`` does."""
     parser.add_argument(
         "--words-only", action="store_true",
         help="rank without the sentence-embedding model even when it is installed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--text-model", choices=["minilm", "static"], default="minilm",
+        help="static: the model2vec-style model distilled from MiniLM (learning/static_embedding)",
     )  # fmt: skip
 
 
@@ -165,7 +172,7 @@ def examples(
 
 def encoder_for(
     args: argparse.Namespace, tools: Sequence[ToolSpec], *texts: Sequence[Example]
-) -> Encoder | None:
+) -> TextEncoder | None:
     """The sentence encoder (None with --words-only or when not installed), with every query
     embedded up front in batches, which is faster than one at a time."""
     if args.words_only:
@@ -174,6 +181,8 @@ def encoder_for(
     encoder = load_encoder(cache_size=len(queries) + len(tools) + 16)
     if encoder is None:
         return None
+    if args.text_model == "static":
+        return distilled(encoder, Settings().state_dir / "models")  # cheap: nothing to warm up
     started = time.perf_counter()
     step = 1024
     for start in range(0, len(queries), step):

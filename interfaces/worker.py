@@ -61,6 +61,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if settings.web_enabled:
         import interfaces.dashboard  # noqa: F401  (registers the web pages and their feed)
     from agents.runtime import close_runtime, get_runtime
+    from streams import faust_patches
     from streams.app import app, ledger, loop_monitor
 
     # Records in flight when the previous worker on this data dir died are counted now.
@@ -82,15 +83,19 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, app, sys.stderr)
 
-    @app.on_before_shutdown.connect
-    async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # A clean stop: Faust lets the records in flight finish and commits them, so a
-        # graceful stop sends every outcome once. Whatever hangs from here on (a tool call
-        # that takes minutes; one SIGTERM in ten waited 6 minutes on an unacknowledged record),
-        # the process exits after shutdown_timeout_s; uncommitted records are read again by
-        # the next owner, as after any crash. What is in flight now is not counted as a death.
+    def _stopping() -> None:
+        # A clean stop: Faust lets the records in flight finish and commits what it can.
+        # Whatever hangs (a tool call that takes minutes; one SIGTERM in ten waited 6 minutes
+        # on an unacknowledged record), the process exits shutdown_timeout_s after the signal;
+        # uncommitted records are read again by the next owner, as after any crash. What is in
+        # flight now is not counted as a death.
         ledger.close()
         _exit_after(settings.shutdown_timeout_s)
+
+    faust_patches.on_stop_signal(_stopping)
+
+    @app.on_before_shutdown.connect
+    async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         if settings.learning_enabled:
             from agents.learn_from_executions import flush_pending
 

@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,14 @@ MAX_TOKENS = 128
 # 19.5-21.4 ms per text with batches of 64, 9.3-10.7 with 16, 8.3-9.3 with 8 (alternating,
 # one process); one call of 1,024 sorted ones 9.9-10.9 with 64 and 7.5-10.5 with 8.
 _BATCH = 8
+
+
+class TextEncoder(Protocol):
+    """What learning needs of a text model: unit rows of DIMENSIONS float32, and a name."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
 
 
 class EmbeddingError(Exception):
@@ -113,14 +122,24 @@ class Encoder:
         return out
 
     def _forward(self, texts: Sequence[str]) -> Vectors:
-        w = self._w
         encoded = self._tokenizer.encode_batch(list(texts))
-        batch, length = len(encoded), max(len(e.ids) for e in encoded)
+        return self.forward_ids([e.ids for e in encoded])
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's ``tokenizers.Tokenizer`` (truncating at MAX_TOKENS, no padding)."""
+        return self._tokenizer
+
+    def forward_ids(self, sequences: Sequence[Sequence[int]], normalize: bool = True) -> Vectors:
+        """The mean-pooled output for each sequence of token ids (special tokens included),
+        L2-normalised unless ``normalize`` is False."""
+        w = self._w
+        batch, length = len(sequences), max(len(s) for s in sequences)
         ids = np.zeros((batch, length), dtype=np.int64)
         mask = np.zeros((batch, length), dtype=np.float32)
-        for row, item in enumerate(encoded):
-            ids[row, : len(item.ids)] = item.ids
-            mask[row, : len(item.ids)] = 1.0
+        for row, sequence in enumerate(sequences):
+            ids[row, : len(sequence)] = sequence
+            mask[row, : len(sequence)] = 1.0
         x = w["embeddings.word_embeddings.weight"][ids]
         x += w["embeddings.position_embeddings.weight"][:length]
         x += w["embeddings.token_type_embeddings.weight"][0]
@@ -157,7 +176,8 @@ class Encoder:
             x = _layer_norm(out, w, p + "output.LayerNorm")
         tokens = x.reshape(batch, length, DIMENSIONS) * mask[:, :, None]
         pooled = tokens.sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        if normalize:
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         result: Vectors = pooled.astype(np.float32, copy=False)
         return result
 

