@@ -10,7 +10,6 @@ import numpy as np
 from agents.plan_builder import Candidate, Ranker
 from learning import Recommendation, Recommender, context_key
 from learning.embedding import TextEncoder, shared_encoder
-from learning.static_embedding import distilled
 from models import ToolSpec
 from streams.settings import Settings
 from tables.learned_replica import LearnedReplica
@@ -30,13 +29,8 @@ MIN_NEIGHBOUR_VOTES = 0.05
 
 
 def text_encoder(settings: Settings) -> TextEncoder | None:
-    """The text model the settings ask for (None: words only, or no model installed)."""
-    if settings.text_model == "words":
-        return None
-    encoder = shared_encoder(settings.text_model_dir)
-    if encoder is None or settings.text_model == "minilm":
-        return encoder
-    return distilled(encoder, settings.state_dir / "models")
+    """The sentence encoder the settings ask for (None: words only, or no model installed)."""
+    return shared_encoder(settings.text_model_dir) if settings.text_model == "minilm" else None
 
 
 def _admissible(r: Recommendation) -> bool:
@@ -95,11 +89,13 @@ def recommendations_view(
     explore: bool = False,
     top_k: int = 10,
     max_cost: float | None = None,
+    at: float | None = None,
 ) -> dict[str, object]:
     """What `toolwise recommend` and the worker's /api/recommend show.
 
     Without exploration the ranking is the posterior mean: the same learned
-    state gives the same answer on every worker and after every restart.
+    state gives the same answer on every worker and after every restart. Evidence
+    decays with time; ``at`` (Unix seconds, default now) says at what time to rank.
     """
     gen = replica.active_generation if generation is None else generation
     recommendations = recommender.recommend(
@@ -111,7 +107,7 @@ def recommendations_view(
         top_k=top_k,
         explore=explore,
         rng=np.random.default_rng(0),
-        now=time.time(),
+        now=time.time() if at is None else at,
     )
     return {
         "generation": gen,

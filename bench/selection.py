@@ -24,10 +24,8 @@ import numpy as np
 
 from learning import Batcher, BatchPolicy, LearningState, Recommender, context_key, update
 from learning.embedding import TextEncoder, load_encoder
-from learning.static_embedding import distilled
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
-from streams.settings import Settings
 
 Example = tuple[str, str]  # (query, labelled tool)
 
@@ -147,15 +145,10 @@ def add_example_arguments(parser: argparse.ArgumentParser, train_help: str) -> N
 
 
 def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
-    """--words-only: rank as ``TOOLWISE_TEXT_MODEL=words`` does, even with the model installed;
-    --text-model static: as ``TOOLWISE_TEXT_MODEL=static`` does."""
+    """--words-only: rank as ``TOOLWISE_TEXT_MODEL=words`` does, even with the model installed."""
     parser.add_argument(
         "--words-only", action="store_true",
         help="rank without the sentence-embedding model even when it is installed",
-    )  # fmt: skip
-    parser.add_argument(
-        "--text-model", choices=["minilm", "static"], default="minilm",
-        help="static: the model2vec-style model distilled from MiniLM (learning/static_embedding)",
     )  # fmt: skip
 
 
@@ -181,8 +174,6 @@ def encoder_for(
     encoder = load_encoder(cache_size=len(queries) + len(tools) + 16)
     if encoder is None:
         return None
-    if args.text_model == "static":
-        return distilled(encoder, Settings().state_dir / "models")  # cheap: nothing to warm up
     started = time.perf_counter()
     step = 1024
     for start in range(0, len(queries), step):

@@ -12,7 +12,7 @@ from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
 from interfaces import web_errors
 from interfaces.livestats import LiveStats
-from interfaces.web_errors import BadRequest, int_param
+from interfaces.web_errors import BadRequest, float_param, int_param
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
 from models.content import ContentError, sha256_of_reference
 from streams.app import app, settings
@@ -68,7 +68,7 @@ async def api_stats(web: Any, request: Any) -> Any:
 
 @app.page("/api/recommend")
 async def api_recommend(web: Any, request: Any) -> Any:
-    """?text=...&explore=0|1&generation=N&top_k=K&context.<name>=<value>"""
+    """?text=...&explore=0|1&generation=N&top_k=K&at=UNIX_S&context.<name>=<value>"""
     query = request.query
     text = query.get("text", "")
     if not text:
@@ -85,6 +85,7 @@ async def api_recommend(web: Any, request: Any) -> Any:
         generation=generation,
         explore=query.get("explore", "0") == "1",
         top_k=int_param(query, "top_k", 10) or 10,
+        at=float_param(query, "at"),
     )
     return web.json(view)
 

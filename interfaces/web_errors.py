@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -47,3 +48,16 @@ def int_param(query: Any, name: str, default: int | None = None) -> int | None:
         return int(query[name])
     except ValueError:
         raise BadRequest(f"?{name}= must be an integer, got {query[name]!r}") from None
+
+
+def float_param(query: Any, name: str) -> float | None:
+    """A finite number query parameter, or BadRequest naming it."""
+    if name not in query:
+        return None
+    try:
+        value = float(query[name])
+    except ValueError:
+        raise BadRequest(f"?{name}= must be a number, got {query[name]!r}") from None
+    if not math.isfinite(value):
+        raise BadRequest(f"?{name}= must be a finite number")
+    return value

@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -122,24 +122,14 @@ class Encoder:
         return out
 
     def _forward(self, texts: Sequence[str]) -> Vectors:
-        encoded = self._tokenizer.encode_batch(list(texts))
-        return self.forward_ids([e.ids for e in encoded])
-
-    @property
-    def tokenizer(self) -> Any:
-        """The model's ``tokenizers.Tokenizer`` (truncating at MAX_TOKENS, no padding)."""
-        return self._tokenizer
-
-    def forward_ids(self, sequences: Sequence[Sequence[int]], normalize: bool = True) -> Vectors:
-        """The mean-pooled output for each sequence of token ids (special tokens included),
-        L2-normalised unless ``normalize`` is False."""
         w = self._w
-        batch, length = len(sequences), max(len(s) for s in sequences)
+        encoded = self._tokenizer.encode_batch(list(texts))
+        batch, length = len(encoded), max(len(e.ids) for e in encoded)
         ids = np.zeros((batch, length), dtype=np.int64)
         mask = np.zeros((batch, length), dtype=np.float32)
-        for row, sequence in enumerate(sequences):
-            ids[row, : len(sequence)] = sequence
-            mask[row, : len(sequence)] = 1.0
+        for row, item in enumerate(encoded):
+            ids[row, : len(item.ids)] = item.ids
+            mask[row, : len(item.ids)] = 1.0
         x = w["embeddings.word_embeddings.weight"][ids]
         x += w["embeddings.position_embeddings.weight"][:length]
         x += w["embeddings.token_type_embeddings.weight"][0]
@@ -176,8 +166,7 @@ class Encoder:
             x = _layer_norm(out, w, p + "output.LayerNorm")
         tokens = x.reshape(batch, length, DIMENSIONS) * mask[:, :, None]
         pooled = tokens.sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        if normalize:
-            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         result: Vectors = pooled.astype(np.float32, copy=False)
         return result
 

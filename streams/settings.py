@@ -105,12 +105,10 @@ class Settings(BaseSettings):
     recommend_top_k: int = Field(
         default=5, ge=1, description="Tools the planner considers per step."
     )
-    text_model: Literal["minilm", "static", "words"] = Field(
+    text_model: Literal["minilm", "words"] = Field(
         default="minilm",
         description="'minilm': sentence embeddings of intents and descriptions when the model "
-        "is installed (see learning/embedding.py); 'static': a static model distilled from it "
-        "(learning/static_embedding.py), far cheaper per intent; 'words': BM25 and word "
-        "counts only.",
+        "is installed (see learning/embedding.py); 'words': BM25 and word counts only.",
     )
     text_model_dir: str | None = Field(
         default=None, description="Folder of a sentence-transformers MiniLM-L6 model to use."

@@ -229,8 +229,9 @@ async def test_restarting_the_worker_mid_stream_loses_no_intent(
         count[value["intent_id"]] = count.get(value["intent_id"], 0) + 1
     wanted = {i.intent_id for i in intents}
     assert wanted <= per_intent.keys()
-    # One outcome id per intent. A plan's outcome may go out twice, with that id, after a
-    # stop too: plans run concurrently and are acknowledged out of order, and a record behind
-    # one the stopping worker never took is read again by the next worker.
+    # One outcome id per intent. A plan's outcome may go out again, with that id, after a stop
+    # too: plans run concurrently and are acknowledged out of order, and a record behind one
+    # the stopping worker never took is read again by the next worker. But only a record that
+    # was not committed sends again: one copy from the first worker, one from the next.
     assert all(len(per_intent[i]) == 1 for i in wanted)
     assert all(count[i] <= 2 for i in wanted), {i: count[i] for i in wanted if count[i] > 2}
