@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
+from models.experiments import Experiment, Variant
+
 # 8 bytes: 2**64 buckets, far finer than any share anyone configures.
 _DIGEST_BYTES = 8
 _SCALE = float(2 ** (8 * _DIGEST_BYTES))
@@ -42,4 +44,24 @@ def assign(experiment_id: str, unit: str, shares: Sequence[tuple[str, float]]) -
         edge += share
         if at < edge:
             return name
+    return None
+
+
+def assigned_variant(
+    experiments: Sequence[Experiment], intent_id: str, context: Mapping[str, str], at: float
+) -> tuple[Experiment, Variant] | None:
+    """The experiment and variant that plan this intent, if any.
+
+    At most one experiment plans an intent: the earliest started active one whose shares
+    take its unit in (shares below 1 leave traffic for later experiments). Each experiment
+    hashes the unit with its own id, so being taken in by one says nothing of another.
+    """
+    unit = assignment_unit(intent_id, context)
+    for experiment in sorted(experiments, key=lambda e: (e.started_at, e.experiment_id)):
+        if not experiment.active(at):
+            continue
+        name = assign(experiment.experiment_id, unit, experiment.shares())
+        variant = experiment.variant(name) if name is not None else None
+        if variant is not None:
+            return experiment, variant
     return None

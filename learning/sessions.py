@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models.experiments import SessionStepCompleted
 from models.tools import ToolSpec
 
 Record = dict[str, Any]
@@ -252,3 +253,88 @@ def _value_of(source: str, sources: Mapping[str, Any]) -> Any:
     if source.startswith("const:"):
         return json.loads(source.removeprefix("const:"))
     return sources.get(source, _MISSING)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What one completed session step changes."""
+
+    session: Record
+    model_class: str | None
+    """The class whose model record changed (the session's previous one), if any."""
+    model: Record | None
+    prediction: NextIntent | None
+    calls: list[PrewarmCall]
+    counts: dict[str, int]
+
+
+# Intent ids a session remembers to recognise a redelivered step; steps arrive in order per
+# session, so a redelivery is among the latest few.
+_REMEMBERED_INTENTS = 16
+
+
+def advance(
+    session: Record | None,
+    step: SessionStepCompleted,
+    model_of: Callable[[str], Record | None],
+    tools: Mapping[str, ToolSpec],
+    config: SessionModelConfig | None = None,
+) -> Advance | None:
+    """Learn the transition into ``step``, score the last prediction, predict the next one.
+
+    ``model_of(class)`` reads the model record of a class. None when the step was seen already.
+    """
+    config = config or SessionModelConfig()
+    old = session or {"intents": [], "last": None, "predicted": None, "prewarmed": []}
+    if step.intent_id in old["intents"]:
+        return None
+    counts = {"steps": 1}
+    model_class, model = None, None
+    first = SessionStep(step.intent_class, step.first_tool, step.first_arguments)
+    if old["last"] is not None:
+        last = old["last"]
+        previous = SessionStep(last["class"], last["tool"], last["arguments"], last["output"])
+        model_class = previous.intent_class
+        model = observe(model_of(model_class), previous, first, config)
+        counts["transitions"] = 1
+        if old["predicted"] == step.intent_class:
+            counts["correct"] = 1
+        warmed = {_call_key(c["tool"], c["arguments"]) for c in old["prewarmed"]}
+        if step.first_cached and _call_key(step.first_tool, step.first_arguments) in warmed:
+            counts["prewarm_hits"] = 1
+    here = SessionStep(step.intent_class, step.last_tool, step.last_arguments, step.last_output)
+    record = model if model_class == step.intent_class else model_of(step.intent_class)
+    prediction = predict(record, step.intent_class, config)
+    calls: list[PrewarmCall] = []
+    if prediction is not None and record is not None and step.ok:
+        calls = prewarm_calls(record, prediction, here, tools, config)
+    if calls:
+        counts["predictions"] = 1
+        counts["prewarm_calls"] = sum(c.arguments is not None for c in calls)
+        counts["sessions_warmed"] = sum(c.arguments is None for c in calls)
+    new_session = {
+        "intents": [*old["intents"], step.intent_id][-_REMEMBERED_INTENTS:],
+        "last": {
+            "class": here.intent_class,
+            "tool": here.tool,
+            "arguments": dict(here.arguments),
+            "output": here.output,
+        },
+        "predicted": prediction.to_class if calls and prediction is not None else None,
+        "prewarmed": [
+            {"tool": c.tool, "arguments": c.arguments} for c in calls if c.arguments is not None
+        ],
+    }
+    return Advance(new_session, model_class, model, prediction, calls, counts)
+
+
+def with_counts(record: Record | None, counts: Mapping[str, int | float]) -> Record:
+    """A statistics record with ``counts`` added (a new dict)."""
+    total = dict(record or {})
+    for name, value in counts.items():
+        total[name] = total.get(name, 0) + value
+    return total
+
+
+def _call_key(tool: str, arguments: Mapping[str, Any] | None) -> str:
+    return json.dumps([tool, arguments], sort_keys=True, default=str)

@@ -76,7 +76,7 @@ STRATEGIES: dict[str, Strategy] = {
         ),
         Strategy(
             "balanced",
-            "Thompson sampling at the tuned fit temperature (0.5); the default",
+            "Thompson sampling at the tuned fit temperature (0.5), as before strategies existed",
         ),
         Strategy(
             "explorative",
