@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.boundary import valid_events
+from agents.boundary import each_message
 from agents.outcome_assembly import record_at
 from agents.outcome_observation import apply_observation, session_step
 from learning.experiments import metric_values, with_assignment, with_outcome
@@ -18,6 +18,7 @@ from models import Event, PlanCreated, ToolCallCompleted
 from streams.app import app
 from streams.topics import plans_topic, plan_results_topic, sessions_topic, tool_results_topic
 from tables.experiments import experiment_intents, experiment_stats, partition_key
+from tables.workflow import keep
 
 
 @app.agent(plan_results_topic, name="observe-outcomes")
@@ -26,26 +27,29 @@ async def observe_outcomes(stream: Any) -> None:
         plans_topic.get_topic_name(): PlanCreated,
         tool_results_topic.get_topic_name(): ToolCallCompleted,
     }
-    async for event, update in valid_events(stream, models):
-        assert isinstance(update, PlanCreated | ToolCallCompleted)
-        at = record_at(event.message)
-        before = experiment_intents.get(update.intent_id)
-        state, joined, assigned = apply_observation(before, update, at)
-        partition = event.message.partition
-        if assigned:
-            assert isinstance(update, PlanCreated)
-            key = partition_key(partition, f"{update.experiment_id}|{update.variant}")
-            experiment_stats[key] = with_assignment(experiment_stats.get(key))
-        if joined is not None:
-            plan = joined.plan
-            if plan.experiment_id:
-                key = partition_key(partition, f"{plan.experiment_id}|{plan.variant}")
-                values = metric_values(joined.outcome)
-                experiment_stats[key] = with_outcome(experiment_stats.get(key), values)
-            step = session_step(joined)
-            if step is not None:
-                await sessions_topic.send(key=step.session.encode(), value=step.to_bytes())
-        if state is None:
-            experiment_intents.pop(update.intent_id, None)
-        elif state != before:
-            experiment_intents[update.intent_id] = state
+    # No answer: the completer answers for these records; a bad one is only dead-lettered.
+    await each_message(stream, models, _observe)
+
+
+async def _observe(event: Any, update: Event) -> None:
+    assert isinstance(update, PlanCreated | ToolCallCompleted)
+    before = experiment_intents.get(update.intent_id)
+    state, joined, assigned = apply_observation(before, update, record_at(event.message))
+    partition = event.message.partition
+    if assigned:
+        assert isinstance(update, PlanCreated)
+        key = partition_key(partition, f"{update.experiment_id}|{update.variant}")
+        experiment_stats[key] = with_assignment(experiment_stats.get(key))
+    if joined is not None:
+        plan = joined.plan
+        if plan.experiment_id:
+            key = partition_key(partition, f"{plan.experiment_id}|{plan.variant}")
+            values = metric_values(joined.outcome)
+            experiment_stats[key] = with_outcome(experiment_stats.get(key), values)
+        step = session_step(joined)
+        if step is not None:
+            await sessions_topic.send(key=step.session.encode(), value=step.to_bytes())
+    if state is None:
+        experiment_intents.pop(update.intent_id, None)
+    elif state != before:
+        keep(experiment_intents, update.intent_id, state)

@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from agents.boundary import valid_events
+from agents.boundary import each_message
 from agents.result_cache import cache_key
 from agents.runtime import Runtime, get_runtime
 from learning.sessions import PrewarmCall, SessionModelConfig, advance, with_counts
@@ -23,6 +23,7 @@ from models.experiments import SessionStepCompleted
 from streams.app import app, settings
 from streams.topics import sessions_topic
 from tables.experiments import partition_key, prewarm_stats, session_model, session_state
+from tables.workflow import keep
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +37,31 @@ _tasks: set[asyncio.Task[None]] = set()
 @app.agent(sessions_topic, name="prewarm-sessions")
 async def prewarm_sessions(stream: Any) -> None:
     models = {sessions_topic.get_topic_name(): SessionStepCompleted}
-    config = replace(SessionModelConfig(), threshold=settings.prewarm_threshold)
-    async for event, step in valid_events(stream, models):
-        runtime = await get_runtime(settings)
-        partition = event.message.partition
+    await each_message(stream, models, _advance)
 
-        def model_of(intent_class: str, p: int = partition) -> Any:
-            return session_model.get(partition_key(p, intent_class))
 
-        result = advance(session_state.get(step.session), step, model_of, runtime.tools, config)
-        if result is None:
-            continue  # a redelivered step
-        session_state[step.session] = result.session
-        if result.model_class is not None:
-            session_model[partition_key(partition, result.model_class)] = result.model
-        key = partition_key(partition, "stats")
-        prewarm_stats[key] = with_counts(prewarm_stats.get(key), result.counts)
-        if result.calls:
-            task = asyncio.create_task(_prewarm(runtime, result.calls, key, partition))
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+_config = replace(SessionModelConfig(), threshold=settings.prewarm_threshold)
+
+
+async def _advance(event: Any, step: SessionStepCompleted) -> None:
+    runtime = await get_runtime(settings)
+    partition = event.message.partition
+
+    def model_of(intent_class: str) -> Any:
+        return session_model.get(partition_key(partition, intent_class))
+
+    result = advance(session_state.get(step.session), step, model_of, runtime.tools, _config)
+    if result is None:
+        return  # a redelivered step
+    keep(session_state, step.session, result.session)
+    if result.model_class is not None:
+        session_model[partition_key(partition, result.model_class)] = result.model
+    key = partition_key(partition, "stats")
+    prewarm_stats[key] = with_counts(prewarm_stats.get(key), result.counts)
+    if result.calls:
+        task = asyncio.create_task(_prewarm(runtime, result.calls, key, partition))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
 
 
 async def _prewarm(runtime: Runtime, calls: list[PrewarmCall], key: str, partition: int) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from interfaces.client import ToolwiseClient
 from interfaces.cli_experiments import _publish, experiment_reports, prewarm_report, read_topic
+from interfaces.client import ToolwiseClient
 from learning.assignment import assign
 from models import IntentCompleted, IntentSubmitted, PlanCreated
 from models.experiments import Experiment, ExperimentCreated, Variant
