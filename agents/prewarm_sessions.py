@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from typing import Any
+
+from faust.types import TP
 
 from agents.boundary import each_message
 from agents.result_cache import cache_key
 from agents.runtime import Runtime, get_runtime
-from learning.sessions import PrewarmCall, SessionModelConfig, advance, with_counts
+from learning.sessions import PrewarmCall, SessionModelConfig, advance, end_session, with_counts
 from models.experiments import SessionStepCompleted
 from streams.app import app, settings
 from streams.topics import sessions_topic
-from tables.experiments import partition_key, prewarm_stats, session_model, session_state
+from tables.experiments import partition_key, prewarm_stats, session_model, session_state, write
 from tables.workflow import keep
 
 log = logging.getLogger(__name__)
@@ -92,10 +95,51 @@ async def _prewarm_one(runtime: Runtime, call: PrewarmCall, key: str, partition:
         "prewarm_cost": result.cost,
         "prewarm_failures": int(not result.ok),
     }
-    # Counted outside the event's processing: the key is this partition's, written only by
-    # its owner, so the table's changelog partition is given explicitly.
-    prewarm_stats.data[key] = with_counts(prewarm_stats.data.get(key), counts)
-    prewarm_stats.send_changelog(partition, key, prewarm_stats.data[key])
+    # Counted after the record's processing: the key is this partition's, so its changelog
+    # partition is given explicitly.
+    write(prewarm_stats, partition, key, with_counts(prewarm_stats.data.get(key), counts))
+
+
+# Idle sessions are looked for this often: a fifth of the idle time (a session ends at most 20 %
+# late), at most a minute.
+_IDLE_SWEEP_S = min(60.0, settings.prewarm_session_idle_s / 5)
+
+
+@app.timer(interval=_IDLE_SWEEP_S)  # type: ignore[untyped-decorator]  # faust's is untyped
+async def end_idle_sessions() -> None:
+    """Sessions idle for settings.prewarm_session_idle_s teach the model that they ended."""
+    ended = 0
+    cutoff = time.time() - settings.prewarm_session_idle_s
+    for name, value in list(session_state.data.items()):
+        if not isinstance(value, dict) or float(value.get("at_s", cutoff)) > cutoff:
+            continue
+        partition = int(value.get("p", -1))
+        if partition < 0 or not _owns(partition):
+            continue  # another worker's session now
+
+        def model_of(intent_class: str, p: int = partition) -> Any:
+            return session_model.data.get(partition_key(p, intent_class))
+
+        result = end_session(value, model_of, _config)
+        if result is None:
+            continue
+        # at_s is kept: the retention sweep still forgets the session when it is due.
+        write(session_state, partition, name, {**result.session, "at_s": value["at_s"]})
+        if result.model_class is not None:
+            model_key = partition_key(partition, result.model_class)
+            write(session_model, partition, model_key, result.model)
+        key = partition_key(partition, "stats")
+        write(
+            prewarm_stats, partition, key, with_counts(prewarm_stats.data.get(key), result.counts)
+        )
+        ended += 1
+        if ended % 1000 == 0:
+            await asyncio.sleep(0)  # a long scan must not hold the event loop
+
+
+def _owns(partition: int) -> bool:
+    topic = session_state.changelog_topic.get_topic_name()
+    return bool(app.assignor.is_active(TP(topic, partition)))
 
 
 @app.on_before_shutdown.connect

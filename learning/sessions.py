@@ -26,6 +26,11 @@ from models.tools import ToolSpec
 
 Record = dict[str, Any]
 
+END = "#end"
+"""The class a session goes to when it ends: the model learns where sequences stop, so a
+class after which sessions usually end predicts no next intent. ('#' never occurs in a
+context key, see learning.state.)"""
+
 
 @dataclass(frozen=True)
 class SessionStep:
@@ -91,7 +96,8 @@ def observe(
     following: SessionStep,
     config: SessionModelConfig | None = None,
 ) -> Record:
-    """The record of ``previous.intent_class`` after seeing ``following`` come next."""
+    """The record of ``previous.intent_class`` after seeing ``following`` come next
+    (a following step of class :data:`END`: the session ended)."""
     config = config or SessionModelConfig()
     old = record or {"n": 0, "next": {}, "tools": {}, "args": {}}
     to = following.intent_class
@@ -101,6 +107,8 @@ def observe(
         "tools": dict(old["tools"]),
         "args": dict(old["args"]),
     }
+    if to == END:
+        return new
     tools = dict(new["tools"].get(to, {}))
     tools[following.tool] = tools.get(following.tool, 0) + 1
     new["tools"][to] = tools
@@ -288,6 +296,8 @@ def advance(
     old = session or {"intents": [], "last": None, "predicted": None, "prewarmed": []}
     if step.intent_id in old["intents"]:
         return None
+    if old.get("ended"):  # back after the idle time: a new sequence of the same session
+        old = {**old, "last": None, "predicted": None, "prewarmed": []}
     counts = {"steps": 1}
     model_class, model = None, None
     first = SessionStep(step.intent_class, step.first_tool, step.first_arguments)
@@ -326,6 +336,23 @@ def advance(
         ],
     }
     return Advance(new_session, model_class, model, prediction, calls, counts)
+
+
+def end_session(
+    session: Record,
+    model_of: Callable[[str], Record | None],
+    config: SessionModelConfig | None = None,
+) -> Advance | None:
+    """The session has been idle long enough to have ended: its last class led to :data:`END`.
+
+    None when it has no last intent or was ended already."""
+    last = session.get("last")
+    if last is None or session.get("ended"):
+        return None
+    previous = SessionStep(last["class"], last["tool"], last["arguments"], last["output"])
+    model = observe(model_of(previous.intent_class), previous, SessionStep(END, "", {}), config)
+    ended = {**session, "ended": True, "last": None, "predicted": None, "prewarmed": []}
+    return Advance(ended, previous.intent_class, model, None, [], {"ends": 1})
 
 
 def with_counts(record: Record | None, counts: Mapping[str, int | float]) -> Record:

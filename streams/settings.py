@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         le=1,
         description="Confidence the next intent must reach before its tools are pre-warmed.",
     )
+    prewarm_session_idle_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A session without an intent for this long has ended: the model learns "
+        "that its last kind of intent ends sequences. Keep it below state_retention_s.",
+    )
     text_model: Literal["minilm", "words"] = Field(
         default="minilm",
         description="'minilm': sentence embeddings of intents and descriptions when the model "

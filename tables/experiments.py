@@ -1,5 +1,11 @@
 """Experiment statistics, session state and the session model, changelog-backed.
 
+Statistics, sessions and the session model are small and kept in memory whatever the app's
+store (rebuilt from their changelogs at start; the host part of the URL makes Faust honour
+it): the pre-warm agent also writes them outside a record's processing (a finished pre-warm
+call, an idle session's end), with the partition given explicitly (:func:`write`), which
+Faust's RocksDB store does not support.
+
 Per-intent and per-session values expire like the workflow tables' (``tables.workflow.keep``
 stamps them, its sweeper deletes them after ``settings.state_retention_s``); statistics and
 the session model are kept.
@@ -11,6 +17,8 @@ per partition and merged on read (Welford moments merge exactly).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from streams.app import app, settings
 from tables.retention import Retained
@@ -37,12 +45,14 @@ experiment_intents = app.Table(
 experiment_stats = app.Table(
     "experiment-stats",
     key_type=str,
+    store="memory://experiment-stats",
     help="'<experiment>|<variant>|p<partition>' -> {assigned, metrics: {metric: [n, mean, m2]}}.",
 )
 
 session_state = app.Table(
     "session-state",
     key_type=str,
+    store="memory://session-state",
     extra_topic_configs=_CHANGELOG_CONFIGS,
     help="session -> its last intent, the predicted next class and what was pre-warmed for it; "
     "a session idle for settings.state_retention_s is forgotten.",
@@ -51,12 +61,14 @@ session_state = app.Table(
 session_model = app.Table(
     "session-model",
     key_type=str,
+    store="memory://session-model",
     help="'p<partition>|<class>' -> next-class, tool and argument counts (learning.sessions).",
 )
 
 prewarm_stats = app.Table(
     "prewarm-stats",
     key_type=str,
+    store="memory://prewarm-stats",
     help="'p<partition>' -> transitions, predictions, correct ones, pre-warm calls and hits.",
 )
 
@@ -81,3 +93,9 @@ def changelog_topic_names(app_id: str) -> dict[str, str]:
 
 def partition_key(partition: int, key: str) -> str:
     return f"p{partition}|{key}"
+
+
+def write(table: Any, partition: int, key: str, value: Any) -> None:
+    """Write ``key`` to a memory-stored table and to its changelog ``partition``."""
+    table.data[key] = value
+    table.send_changelog(partition, key, value)

@@ -103,11 +103,20 @@ async def test_a_prewarmed_call_is_served_from_the_cache_and_counted(
     pipeline_factory: PipelineFactory,
 ) -> None:
     # One partition: the session model is kept per partition, and this test wants one model.
-    pipeline = pipeline_factory(partitions=1, text_model="words")
+    # Sessions end after 10 s without an intent (the echo's 2 s pause does not end one).
+    pipeline = pipeline_factory(partitions=1, text_model="words", prewarm_session_idle_s=10.0)
     settings = pipeline.settings
     await ensure_topics(settings)
     pipeline.start_worker()
     cached = []
+
+    def prewarmed(runs: int) -> Any:
+        async def check() -> bool:
+            counts = (await prewarm_report(settings))["counts"]
+            return bool(counts.get("prewarm_runs", 0) >= runs)
+
+        return check
+
     async with ToolwiseClient(settings) as client:
         for i in range(8):
             context = {"session": f"s{i}"}
@@ -116,7 +125,12 @@ async def test_a_prewarmed_call_is_served_from_the_cache_and_counted(
                                    arguments={"text": expression},
                                    context={**context, "task": "echo"})  # fmt: skip
             assert isinstance(await pipeline.run(client, echo), IntentCompleted)
-            await asyncio.sleep(2.0)  # the user reads the answer; pre-warming runs meanwhile
+            # The user reads the answer while pre-warming runs: from the sixth session on,
+            # wait for the pre-warm to be counted (a fixed pause was too short on a busy
+            # machine), before that long enough for one that should not happen.
+            await asyncio.sleep(2.0)
+            if i >= 5:
+                assert await until(prewarmed(i - 4), timeout_s=20.0), i
             evaluate = IntentSubmitted(text="evaluate it", tool="calculator.evaluate",
                                        arguments={"expression": expression},
                                        context={**context, "task": "calculate"})  # fmt: skip
@@ -138,3 +152,10 @@ async def test_a_prewarmed_call_is_served_from_the_cache_and_counted(
     assert counts["prewarm_runs"] == counts["prewarm_calls"] == 3
     assert counts.get("prewarm_failures", 0) == 0
     assert shown["prewarm_hit_rate"] == 1.0
+
+    async def ended() -> dict[str, Any] | None:
+        shown = await prewarm_report(settings)
+        return shown if shown["counts"].get("ends") == 8 else None
+
+    # Idle for 10 s, every session ends after its calculation: the model learns it.
+    assert await until(ended, timeout_s=40.0), await prewarm_report(settings)

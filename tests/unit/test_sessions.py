@@ -7,14 +7,18 @@ from typing import Any
 import pytest
 
 from learning.sessions import (
+    END,
     PrewarmCall,
     SessionModelConfig,
     SessionStep,
+    advance,
+    end_session,
     observe,
     predict,
     prewarm_calls,
     wilson_lower,
 )
+from models.experiments import SessionStepCompleted
 from models.tools import ToolSpec
 
 TOOLS = {
@@ -119,3 +123,32 @@ def test_observing_returns_a_new_record() -> None:
     before = repr(record)
     observe(record, search("a", "b"), fetch("b"))
     assert repr(record) == before
+
+
+def test_a_class_after_which_sessions_usually_end_predicts_nothing() -> None:
+    record = learned(2)  # search -> fetch twice...
+    for i in range(6):  # ...and six sessions that ended after their search
+        record = observe(record, search(f"e{i}", "u"), SessionStep(END, "", {}))
+    guess = predict(record, "task=search")
+    assert guess is not None and guess.to_class == END
+    assert prewarm_calls(record, guess, search("q", "u"), TOOLS) == []
+
+
+def test_an_idle_session_ends_once_and_then_starts_afresh() -> None:
+    models: dict[str, Any] = {}
+    first = advance(None, completed("a", "task=search"), models.get, TOOLS)
+    assert first is not None
+    ended = end_session(first.session, models.get)
+    assert ended is not None and ended.model_class == "task=search"
+    assert ended.model is not None and ended.model["next"] == {END: 1}
+    assert ended.counts == {"ends": 1}
+    assert end_session(ended.session, models.get) is None  # ended already
+    models["task=search"] = ended.model
+    again = advance(ended.session, completed("b", "task=fetch"), models.get, TOOLS)
+    assert again is not None and again.model_class is None  # no transition across the gap
+    assert "transitions" not in again.counts
+
+
+def completed(intent: str, intent_class: str) -> SessionStepCompleted:
+    return SessionStepCompleted(session="s", intent_id=intent, intent_class=intent_class,
+                                first_tool="t", last_tool="t")  # fmt: skip
