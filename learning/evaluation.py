@@ -70,7 +70,9 @@ def replay_decisions(
     state = LearningState()
     learned = 0
     out = Replayed()
-    for plan in sorted(plans, key=lambda p: (p.occurred_at, p.intent_id)):
+    # A redelivered intent re-sends its stored plan (same id): one decision per intent.
+    unique = {p.intent_id: p for p in reversed(plans)}.values()
+    for plan in sorted(unique, key=lambda p: (p.occurred_at, p.intent_id)):
         # What the planner could have known: every record older than the plan.
         upto = learned
         while upto < len(history) and history[upto].occurred_at < plan.occurred_at:

@@ -3,6 +3,7 @@ restart, per-variant statistics, and a pre-warmed call served from the cache."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from pathlib import Path
@@ -10,11 +11,17 @@ from typing import Any
 
 import pytest
 
-from interfaces.cli_experiments import _publish, experiment_reports, prewarm_report, read_topic
+from interfaces.cli_experiments import (
+    _publish,
+    evaluate_history,
+    experiment_reports,
+    prewarm_report,
+    read_topic,
+)
 from interfaces.client import ToolwiseClient
 from learning.assignment import assign
 from models import IntentCompleted, IntentSubmitted, PlanCreated
-from models.experiments import Experiment, ExperimentCreated, Variant
+from models.experiments import Experiment, ExperimentCreated, ExperimentStopped, Variant
 from streams.topics import ensure_topics
 from tests.integration.conftest import PipelineFactory
 
@@ -69,7 +76,9 @@ async def test_assignment_holds_across_two_workers_and_a_restart(
     users_of |= await round_of("after")
 
     raw = await read_topic(settings, settings.topic_name("plans"))
-    plans = [PlanCreated.model_validate_json(v) for v in raw if v is not None]
+    # A restart may re-send plans of intents read again (same plan, same id): one per intent.
+    plans = list({p.intent_id: p for p in map(PlanCreated.model_validate_json, filter(None, raw))}
+                 .values())  # fmt: skip
     assert {p.intent_id for p in plans} == set(users_of)
     strategy_of = {v.name: f"learned-{v.strategy}" for v in VARIANTS}
     for plan in plans:
@@ -97,6 +106,25 @@ async def test_assignment_holds_across_two_workers_and_a_restart(
         assert variant["assigned"] == expected == variant["metrics"]["success"]["n"]
         assert variant["metrics"]["success"]["mean"] == 1.0
     assert shown["status"] == "running"
+
+    # The history evaluates offline: every planned step recorded its probability.
+    args = argparse.Namespace(since=0.0, metric="success", clip=20.0)
+    evaluated = await evaluate_history(settings, "explorative", args)
+    assert evaluated["n"] == len(plans) and evaluated["skipped_steps"] == {}
+    assert set(evaluated["logging_strategies"]) == {"learned-balanced", "learned-conservative"}
+    assert evaluated["logged"]["value"] == 1.0  # every call succeeded
+
+    # Once stopped, the experiment assigns nothing.
+    stopped = experiment.model_copy(update={"stopped_at": time.time()})
+    await _publish(settings, ExperimentStopped(experiment=stopped))
+    await asyncio.sleep(1.0)  # the workers' replicas read it within milliseconds
+    late = IntentSubmitted(text="stock quote for ticker LATE", context={"user": users[0]})
+    async with ToolwiseClient(settings) as client:
+        await pipeline.run(client, late)
+    raw = await read_topic(settings, settings.topic_name("plans"))
+    plan = next(p for p in map(PlanCreated.model_validate_json, filter(None, raw))
+                if p.intent_id == late.intent_id)  # fmt: skip
+    assert plan.experiment_id == "" and plan.strategy == "learned-balanced"
 
 
 async def test_a_prewarmed_call_is_served_from_the_cache_and_counted(

@@ -56,6 +56,14 @@ def test_a_retried_step_costs_all_its_attempts_and_ends_as_its_last() -> None:
     assert decision.reward == pytest.approx(1.0 - 0.02 - 0.05 * 2.0)  # unrated success: 1.0
 
 
+def test_a_plan_sent_again_is_one_decision() -> None:
+    plans = [plan(1, "sum.a", 10.0), plan(1, "sum.a", 10.0), plan(2, "sum.b", 20.0)]
+    executions = [record(1, "sum.a", 11.0, True), record(2, "sum.b", 21.0, True)]
+    replayed = replay_decisions(plans, executions, get_strategy("balanced"), Recommender(),
+                                TOOLS)  # fmt: skip
+    assert [d.action for d in replayed.decisions] == ["sum.a", "sum.b"]
+
+
 def test_steps_that_cannot_be_evaluated_are_counted_not_guessed() -> None:
     plans = [
         plan(1, "sum.a", 10.0, probability=None),
