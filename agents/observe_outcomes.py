@@ -1,5 +1,7 @@
 """observe_outcomes: PlanCreated + ToolCallCompleted -> experiment statistics and session steps.
 
+It reads the plans and the step results the executor publishes for observers.
+
 Per intent of an experiment, its variant's statistics (one record per partition, merged on
 read) count the assignment when the plan is seen and every metric once the last step's
 result is in; per intent of a session, a SessionStepCompleted goes to the sessions topic,
@@ -11,12 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from agents.boundary import each_message
-from agents.outcome_assembly import record_at
 from agents.outcome_observation import apply_observation, session_step
 from learning.experiments import metric_values, with_assignment, with_outcome
 from models import Event, PlanCreated, ToolCallCompleted
 from streams.app import app
-from streams.topics import plans_topic, plan_results_topic, sessions_topic, tool_results_topic
+from streams.topics import plan_results_topic, plans_topic, sessions_topic, tool_results_topic
 from tables.experiments import experiment_intents, experiment_stats, partition_key
 from tables.workflow import keep
 
@@ -34,7 +35,7 @@ async def observe_outcomes(stream: Any) -> None:
 async def _observe(event: Any, update: Event) -> None:
     assert isinstance(update, PlanCreated | ToolCallCompleted)
     before = experiment_intents.get(update.intent_id)
-    state, joined, assigned = apply_observation(before, update, record_at(event.message))
+    state, joined, assigned = apply_observation(before, update)
     partition = event.message.partition
     if assigned:
         assert isinstance(update, PlanCreated)

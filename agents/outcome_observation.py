@@ -1,10 +1,10 @@
 """Join an intent's plan with its step results, once, for experiment statistics and sessions.
 
-The same assembly as the completer's (``outcome_assembly``), on the same topics, but each
-outcome is produced here exactly once: the completer sends an outcome again after a crash,
-which must not count twice. Only plans that belong to an experiment or a session are kept
-until their results are in; any other plan leaves a small marker. Applying the same event
-twice changes nothing.
+The same outcome the executor sends (``outcome_assembly.assemble``), assembled here from the
+plans and tool-results topics exactly once per intent: the executor sends an outcome again
+after a crash, which must not count twice. Only plans that belong to an experiment or a
+session are kept until their results are in; any other plan leaves a small marker. Results
+may arrive before their plan. Applying the same event twice changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agents.outcome_assembly import Outcome, apply_progress
+from agents.outcome_assembly import Outcome, assemble
 from models import IntentCompleted, PlanCreated, ToolCallCompleted
 from models.experiments import SessionStepCompleted
 
@@ -36,35 +36,39 @@ def observes(plan: PlanCreated) -> bool:
 
 
 def apply_observation(
-    state: State | None, event: PlanCreated | ToolCallCompleted, at: str
+    state: State | None, event: PlanCreated | ToolCallCompleted
 ) -> tuple[State | None, Joined | None, bool]:
     """(new state, the plan and outcome when this event completed it, a new assignment?).
 
     A new state of None deletes the key. The flag is True once per plan of an experiment,
-    the first time it is seen: its unit counts as assigned. ``at`` names the record
-    (``outcome_assembly.record_at``)."""
+    the first time it is seen: its unit counts as assigned."""
     if state is not None and (state.get("done") or state.get("skip")):
         return state, None, False
+    old = state or {}
+    results: dict[str, Any] = dict(old.get("results", {}))
     if isinstance(event, PlanCreated):
-        if state is not None and state.get("plan") is not None:
+        if old.get("plan") is not None:
             return state, None, False  # a redelivered plan
         if not observes(event):
             # Results that came before the plan are dropped with the state.
             return (None if state is not None else {"skip": True}), None, False
+        new: State = {"plan": event.model_dump(mode="json"), "results": results}
         assigned = bool(event.experiment_id)
     else:
+        if event.call_id in results:
+            return state, None, False  # a redelivered result
+        results[event.call_id] = event.model_dump(mode="json")
+        new = {"plan": old.get("plan"), "results": results}
         assigned = False
-    # The outcome's latency is measured to the completing result's own time, so the same
-    # records give the same statistics whenever they are read.
-    now = event.occurred_at
-    progress, outcome = apply_progress(state, event, now, at)
-    if outcome is None:
-        return progress, None, assigned
-    if isinstance(event, PlanCreated):
-        plan = event
-    else:
-        assert state is not None  # an outcome needs the plan, so the state held it
-        plan = PlanCreated.model_validate(state["plan"])
+    if new["plan"] is None:
+        return new, None, assigned
+    plan = PlanCreated.model_validate(new["plan"])
+    if any(step.step_id not in results for step in plan.steps):
+        return new, None, assigned
+    done = [ToolCallCompleted.model_validate(results[step.step_id]) for step in plan.steps]
+    # The outcome's latency is measured to the last result's own time, so the same records
+    # give the same statistics whenever they are read.
+    outcome = assemble(plan, done, max(r.occurred_at for r in done))
     return {"done": True}, Joined(plan, outcome), assigned
 
 

@@ -98,30 +98,27 @@ def result(intent: str = "i1", index: int = 0, ok: bool = True, **kw: Any) -> To
 
 def test_a_plan_and_its_results_join_exactly_once() -> None:
     p = plan(experiment_id="exp", variant="bold", context={"user": "ada"})
-    state, joined, assigned = apply_observation(None, p, "plans/0@1")
+    state, joined, assigned = apply_observation(None, p)
     assert assigned and joined is None
-    again, joined, assigned = apply_observation(state, p, "plans/0@1")  # redelivered plan
+    again, joined, assigned = apply_observation(state, p)  # redelivered plan
     assert not assigned and joined is None and again == state
-    done, joined, _ = apply_observation(state, result(output="page", quality=0.7, cost=0.01),
-                                        "tool-results/0@4")  # fmt: skip
+    done, joined, _ = apply_observation(state, result(output="page", quality=0.7, cost=0.01))
     assert joined is not None and isinstance(joined.outcome, IntentCompleted)
     assert joined.outcome.latency_ms == pytest.approx(1500.0)  # to the result's own time
     assert joined.outcome.results[0].quality == 0.7
-    assert apply_observation(done, result(), "tool-results/0@4")[1] is None  # redelivered
+    assert apply_observation(done, result())[1] is None  # redelivered
 
 
 def test_results_before_their_plan_wait_for_it_and_other_plans_leave_a_marker() -> None:
-    early, joined, _ = apply_observation(None, result(), "tool-results/0@0")
+    early, joined, _ = apply_observation(None, result())
     assert joined is None
-    _, joined, assigned = apply_observation(early, plan(experiment_id="exp", variant="bold"),
-                                            "plans/0@2")  # fmt: skip
+    _, joined, assigned = apply_observation(early, plan(experiment_id="exp", variant="bold"))
     assert joined is not None and assigned
     plain = plan("i2")
-    marker, _, _ = apply_observation(None, plain, "plans/0@3")
+    marker, _, _ = apply_observation(None, plain)
     assert marker == {"skip": True}
-    assert apply_observation(marker, result("i2"), "tool-results/0@5") == (marker, None, False)
-    dropped, _, _ = apply_observation(apply_observation(None, result("i3"), "x")[0], plan("i3"),
-                                      "y")  # fmt: skip
+    assert apply_observation(marker, result("i2")) == (marker, None, False)
+    dropped, _, _ = apply_observation(apply_observation(None, result("i3"))[0], plan("i3"))
     assert dropped is None  # results of a plan nobody observes are not kept
 
 
@@ -199,9 +196,8 @@ def test_a_session_learns_predicts_prewarms_and_counts_the_hit() -> None:
 
 def test_a_session_step_keeps_what_the_answering_tool_got() -> None:
     p = plan(context={"session": "s1"})
-    state, _, _ = apply_observation(None, p, "plans/0@1")
-    _, joined, _ = apply_observation(state, result(output={"text": "hi"}, cached=True,
-                                                   attempts=0), "r")  # fmt: skip
+    state, _, _ = apply_observation(None, p)
+    _, joined, _ = apply_observation(state, result(output={"text": "hi"}, cached=True, attempts=0))
     assert joined is not None
     made = session_step(joined)
     assert made is not None and made.session == "s1" and made.first_cached
