@@ -83,7 +83,7 @@ def report(
             for m in Metric
         }
     control = experiment.control.name
-    comparisons: dict[str, dict[str, dict[str, float | str]]] = {}
+    comparisons: dict[str, dict[str, dict[str, float | str | None]]] = {}
     for variant in experiment.variants[1:]:
         comparisons[variant.name] = {
             m.value: _oriented(

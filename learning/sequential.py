@@ -66,11 +66,12 @@ class Comparison:
     verdict: str
     """'better' / 'worse' (the sequence excludes 0), 'inconclusive', or 'too_few' samples."""
 
-    def as_dict(self) -> dict[str, float | str]:
+    def as_dict(self) -> dict[str, float | str | None]:
+        """JSON-ready: an unbounded side (too few samples) is None, not Infinity."""
         return {
             "difference": self.difference,
-            "lower": self.lower,
-            "upper": self.upper,
+            "lower": self.lower if math.isfinite(self.lower) else None,
+            "upper": self.upper if math.isfinite(self.upper) else None,
             "verdict": self.verdict,
         }
 
