@@ -42,9 +42,13 @@ def _admissible(r: Recommendation) -> bool:
 
 
 def learned_ranker(
-    recommender: Recommender, replica: LearnedReplica, top_k: int, rng: np.random.Generator
+    recommender: Recommender,
+    replica: LearnedReplica,
+    top_k: int,
+    rng: np.random.Generator,
+    explore: bool = True,
 ) -> Ranker:
-    """Rank with the active generation's learned state; explore by Thompson sampling.
+    """Rank with the active generation's learned state; explore by Thompson sampling, or not.
 
     Only the top ``top_k`` tools reach the planner (fewer to consider, and
     fewer tokens for an LLM planner). Each candidate carries the share of
@@ -60,7 +64,7 @@ def learned_ranker(
             list(specs),
             replica.state(),
             top_k=top_k,
-            explore=True,
+            explore=explore,
             rng=rng,
             now=time.time(),
             admit=_admissible,  # the top k among the tools the planner may use

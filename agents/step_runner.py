@@ -138,4 +138,5 @@ def _completed(
         cost=cost,
         latency_ms=(runner.monotonic() - began) * 1000.0,
         tools_tried=tried,
+        quality=result.quality if result.ok else None,
     )

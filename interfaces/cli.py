@@ -14,7 +14,11 @@ from streams.settings import Settings, get_settings
 
 # Modules that add a group of subcommands: each has ``register(sub)``, which adds its parsers
 # to the subparsers action and sets ``run(args, settings) -> int`` as their default.
-COMMAND_GROUPS: tuple[str, ...] = ("interfaces.cli_sandbox", "interfaces.cli_content")
+COMMAND_GROUPS: tuple[str, ...] = (
+    "interfaces.cli_sandbox",
+    "interfaces.cli_content",
+    "interfaces.cli_experiments",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,8 @@ def register_agents(settings: Settings) -> None:
     for module in AGENT_MODULES:
         if module == "agents.learn_from_executions" and not settings.learning_enabled:
             continue
+        if module == "agents.prewarm_sessions" and not settings.prewarm_enabled:
+            continue
         importlib.import_module(module)
 
 

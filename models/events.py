@@ -99,6 +99,7 @@ class PlanStep(BaseModel):
         default_factory=list, description="Tried in order when the step's tool fails for good."
     )
     choice_probability: float | None = Field(default=None, ge=0, le=1)
+    text: str = Field(default="", description="The text the tool was ranked for (its clause).")
 
 
 class PlanCreated(Event):
@@ -112,6 +113,9 @@ class PlanCreated(Event):
     planning: PlanningRecord | None = Field(
         default=None, description="How the plan was made (an LLM planner's tokens, fallback)."
     )
+    context: dict[str, str] = Field(default_factory=dict, description="The intent's context.")
+    experiment_id: str = Field(default="", description="The experiment that assigned the plan.")
+    variant: str = Field(default="", description="The experiment's variant it was assigned.")
 
 
 class ToolCallRequested(Event):
@@ -145,6 +149,7 @@ class ToolCallCompleted(Event):
     latency_ms: float = 0.0
     tools_tried: list[str] = Field(default_factory=list)
     cached: bool = False
+    quality: float | None = Field(default=None, description="What the answering tool reported.")
 
 
 class StepResult(BaseModel):
@@ -160,6 +165,8 @@ class StepResult(BaseModel):
     attempts: int = 0
     cost: float = 0.0
     latency_ms: float = 0.0
+    quality: float | None = None
+    cached: bool = False
 
 
 class IntentCompleted(Event):

@@ -105,6 +105,25 @@ class Settings(BaseSettings):
     recommend_top_k: int = Field(
         default=5, ge=1, description="Tools the planner considers per step."
     )
+    recommend_strategy: str = Field(
+        default="balanced",
+        description="Strategy of plans no experiment assigns (`toolwise learn strategies`).",
+    )
+    prewarm_enabled: bool = Field(
+        default=True, description="Learn sessions' next intents and pre-warm their tools."
+    )
+    prewarm_threshold: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Confidence the next intent must reach before its tools are pre-warmed.",
+    )
+    prewarm_session_idle_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A session without an intent for this long has ended: the model learns "
+        "that its last kind of intent ends sequences. Keep it below state_retention_s.",
+    )
     text_model: Literal["minilm", "words"] = Field(
         default="minilm",
         description="'minilm': sentence embeddings of intents and descriptions when the model "

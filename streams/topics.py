@@ -61,6 +61,17 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             partitions=1,
         ),
         TopicSpec(
+            "experiments",
+            "ExperimentCreated | ExperimentStopped, keyed by experiment id; compacted.",
+            {"cleanup.policy": "compact", "retention.ms": "-1"},
+            partitions=1,
+        ),
+        TopicSpec(
+            "sessions",
+            "SessionStepCompleted, keyed by session: what pre-warming learns from.",
+            _big(settings),
+        ),
+        TopicSpec(
             "dead-letters",
             "DeadLettered: bad input with reason, source offset and raw bytes.",
             {"max.message.bytes": str(4 * 8 * settings.max_message_bytes), "retention.ms": "-1"},
@@ -85,6 +96,18 @@ tool_results_topic = _topic("tool-results")
 outcomes_topic = _topic("outcomes")
 executions_topic = _topic("executions")
 dead_letters_topic = _topic("dead-letters")
+sessions_topic = _topic("sessions")
+
+# Experiment statistics and session steps join each intent's plan with its step results:
+# both keyed by intent id, so one intent's records meet in one partition.
+plan_results_topic = app.topic(
+    settings.topic_name("plans"),
+    settings.topic_name("tool-results"),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
 
 
 class TopicMismatch(RuntimeError):
