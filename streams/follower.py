@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,8 @@ class TopicFollower:
         )
         await consumer.start()
         self._consumer = consumer
-        await consumer.topics()  # loads the cluster's metadata: every topic's partitions
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self._topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        missing = [t for t in self._topics if not consumer.partitions_for_topic(t)]
+        found = await _partitions_of(self._bootstrap, self._topics)
+        missing = [t for t in self._topics if not found.get(t)]
         if missing:
             await consumer.stop()
             self._consumer = None
@@ -87,6 +83,7 @@ class TopicFollower:
                 f"{self._name}: topics not found: {', '.join(missing)} (a worker creates them "
                 "at start; 'toolwise topics create' does too)"
             )
+        partitions = [TopicPartition(t, p) for t in self._topics for p in found[t]]
         self._partitions = partitions
         consumer.assign(partitions)
         await self._seek_back(consumer, partitions)
@@ -165,3 +162,18 @@ class TopicFollower:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+async def _partitions_of(bootstrap_servers: str, topics: list[str]) -> dict[str, list[int]]:
+    """Partition numbers of each topic that exists (a consumer only knows subscribed ones)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return {
+        d["topic"]: sorted(p["partition"] for p in d["partitions"])
+        for d in described
+        if d["error_code"] == 0
+    }

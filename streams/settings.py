@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Bearer token every request to the web port must carry "
         "(Authorization: Bearer <token>); required when web_host is not loopback.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Where clients reach this worker's web port, e.g. https://toolwise.example "
+        "(the A2A card names it); default http://<web_host>:<web_port>.",
+    )
     interface_wait_s: float = Field(
         default=300.0,
         gt=0,
