@@ -39,7 +39,7 @@ from models import (
 from models.tools import ErrorKind
 
 # The *_created series (each counter's creation time) double a scrape and say nothing here.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 # Distinct values one label may take: more tools than any catalogue here (MetaTool has 199),
 # few enough that a scrape stays small.
