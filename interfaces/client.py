@@ -13,7 +13,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from models import ANY_EVENT, IntentCompleted, IntentFailed, IntentSubmitted
+from models import (
+    ANY_EVENT,
+    IntentCompleted,
+    IntentFailed,
+    IntentSubmitted,
+    ToolCallProgressed,
+)
 from streams.settings import Settings
 
 Outcome = IntentCompleted | IntentFailed
@@ -63,6 +69,13 @@ class ToolwiseClient:
                 f"topic {topic} does not exist: run 'toolwise topics create' or a worker"
             )
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        # Tools' progress too, where the deployment has the topic (workers create it).
+        progress = self.settings.topic_name("progress")
+        if progress in await self._outcomes.topics():
+            tps += [
+                TopicPartition(progress, p)
+                for p in sorted(await self._producer.partitions_for(progress))
+            ]
         self._outcomes.assign(tps)
         await self._outcomes.seek_to_end(*tps)
         for tp in tps:  # pin the positions now, not lazily at first fetch
@@ -86,11 +99,13 @@ class ToolwiseClient:
         intent_ids: Iterable[str],
         timeout_s: float = 60.0,
         alive: Callable[[], bool] | None = None,
+        on_progress: Callable[[ToolCallProgressed], None] | None = None,
     ) -> dict[str, Outcome]:
         """Outcomes of these intents, as they arrive; OutcomeTimeout names the missing ones.
 
         ``alive``, if given, is asked between polls; when it says no (the
         worker we started has exited), waiting stops at once with WorkerExited.
+        ``on_progress`` hears the intents' tools' progress notifications.
         """
         assert self._outcomes is not None, "use 'async with ToolwiseClient(...)'"
         wanted = set(intent_ids)
@@ -107,6 +122,9 @@ class ToolwiseClient:
                     event = ANY_EVENT.validate_json(message.value)
                     if isinstance(event, IntentCompleted | IntentFailed):
                         self._seen.setdefault(event.intent_id, event)
+                    elif isinstance(event, ToolCallProgressed) and event.intent_id in wanted:
+                        if on_progress is not None:
+                            on_progress(event)
         return {intent_id: self._seen[intent_id] for intent_id in wanted}
 
     async def run(

@@ -95,7 +95,7 @@ def _tail_row(record: IntentRecord) -> dict[str, Any]:
     latency = None
     outcome = record.outcome
     if outcome is not None:
-        latency = round(outcome.get("latency_ms", 0.0), 1)
+        latency = round(outcome.get("latency_ms", 0.0), 1) or None  # 0: never planned
         if outcome["type"] == "IntentFailed":
             detail = outcome["reason"]
         else:
