@@ -3,11 +3,12 @@
 The card (at the SDK's well-known path) lists the registered tools as skills, with examples
 from recent intents each served well. A message becomes an ``IntentSubmitted``: its text parts
 the text, its data parts the arguments, its file parts content, the A2A context id
-``context["session"]``; the task id is the intent id. While the intent runs the task's status
-says what happened (planned, each tool call and its progress); the outcome becomes the task's
-artifact (text, the outcome as data, media as file parts). Cancelling the task publishes a
-``CancellationRequested``: the intent's running calls stop, the rest never start, and its
-outcome records the cancellation.
+``context["session"]``; the task id is the intent id. Metadata ``toolwise/tool`` (the
+message's or the request's) names the tool to run, skipping planning. While the intent runs
+the task's status says what happened (planned, each tool call and its progress); the outcome
+becomes the task's artifact (text, the outcome as data, media as file parts). Cancelling the
+task publishes a ``CancellationRequested``: the intent's running calls stop, the rest never
+start, and its outcome records the cancellation.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from a2a.types.a2a_pb2 import (
     TaskState,
 )
 from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
+from google.protobuf import json_format
 from starlette.routing import BaseRoute
 
 from interfaces.outcome_view import parts_of, summary
@@ -57,6 +59,7 @@ from models import (
     IntentSubmitted,
     MediaContent,
     PlanCreated,
+    StepResult,
     ToolCallCompleted,
     ToolCallProgressed,
 )
@@ -65,6 +68,8 @@ from models.content import ContentError, part_from_bytes
 log = logging.getLogger(__name__)
 
 RPC_PATH = "/a2a"
+# Message metadata naming the tool to run (skips planning), as IntentSubmitted.tool does.
+TOOL_METADATA = "toolwise/tool"
 
 # Tasks kept for tasks/get after they end. A task is a few KB; 10,000 is tens of MB at most,
 # and far more than a caller polls at once.
@@ -120,10 +125,18 @@ class ToolwiseExecutor(AgentExecutor):
         with watch.subscription(intent.intent_id) as queue:
             await self._context.submit(intent)
             await updater.start_work(_say(updater, f"submitted as intent {intent.intent_id}"))
+            reported: set[str] = set()  # step ids whose tool call has had its status
             async for event in watch.events(queue, intent.intent_id, wait_s):
                 if isinstance(event, IntentCompleted | IntentFailed):
+                    # Step results travel on another topic than outcomes and may come later
+                    # (or not at all, for a redelivered plan): the outcome has them too.
+                    for step in event.results:
+                        if step.step_id not in reported:
+                            await updater.start_work(_say(updater, _step_text(step)))
                     await self._finish(updater, event)
                     return
+                if isinstance(event, ToolCallCompleted):
+                    reported.add(event.call_id)
                 said = _status_text(event)
                 if said is not None:
                     await updater.start_work(_say(updater, said))
@@ -183,11 +196,16 @@ def intent_of(context: RequestContext, intent_id: str, context_id: str) -> Inten
         for p in message.parts
         if p.HasField("raw")
     ]
+    metadata = {**json_format.MessageToDict(message.metadata), **context.metadata}
+    tool = metadata.get(TOOL_METADATA) or None
+    if tool is not None and not isinstance(tool, str):
+        raise ValueError(f"metadata {TOOL_METADATA!r} must name a tool ('server.tool')")
     return IntentSubmitted(
         intent_id=intent_id,
         text=text,
         arguments=arguments,
         content=content,
+        tool=tool,
         context={"session": context_id[:200], "interface": "a2a"},
     )
 
@@ -211,10 +229,14 @@ def _status_text(event: object) -> str | None:
         note = f" {event.message}" if event.message else ""
         return f"{event.tool}: {event.progress:g}{total}{note}"
     if isinstance(event, ToolCallCompleted):
-        if event.ok:
-            return f"{event.tool} done in {event.latency_ms:.0f} ms"
-        return f"{event.tool} failed ({event.error_kind}): {event.error}"
+        return _step_text(event)
     return None
+
+
+def _step_text(step: ToolCallCompleted | StepResult) -> str:
+    if step.ok:
+        return f"{step.tool} done in {step.latency_ms:.0f} ms"
+    return f"{step.tool} failed ({step.error_kind}): {step.error}"
 
 
 def _say(updater: TaskUpdater, text: str) -> Any:
