@@ -176,7 +176,7 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     intent = IntentSubmitted(**fields)
 
     async def go() -> int:
-        async with ToolwiseClient(settings) as client:
+        async with ToolwiseClient(settings, progress=not args.no_wait) as client:
             await client.submit(intent)
             print(f"submitted {intent.intent_id}", file=sys.stderr)
             if args.no_wait:
