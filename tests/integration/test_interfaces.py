@@ -7,6 +7,8 @@ uses its own intents. The dashboard's browser test is in test_dashboard.py.
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -33,6 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from interfaces.client import ToolwiseClient
 from streams.topics import ensure_topics
+from tests.conftest import IN_CI
 from tests.integration.conftest import Pipeline, Worker, free_port, get_json, make_pipeline
 
 pytestmark = pytest.mark.integration
@@ -279,6 +282,37 @@ async def test_the_mcp_gateway_lists_and_calls_tools_forwards_progress_and_recor
             return tools["testing.count"]["learned"]
 
         assert (await until(learned, what="testing.count learned"))["calls"] >= 1
+
+
+# The MCP Inspector's command line, a client written apart from the Python SDK (TypeScript).
+INSPECTOR = ["npx", "-y", "@modelcontextprotocol/inspector@2.12.0", "--cli"]
+
+
+async def test_a_third_party_mcp_client_lists_and_calls_through_the_gateway(web: Web) -> None:
+    if shutil.which("npx") is None:
+        message = "npx is not installed (apt-get install npm): no third-party MCP client"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+
+    async def inspector(*args: str) -> Any:
+        proc = await asyncio.create_subprocess_exec(
+            *INSPECTOR, f"{web.base}/mcp", "--transport", "http", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        # The first run downloads the package (~100 s here).
+        out, err = await asyncio.wait_for(proc.communicate(), 400)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        return json.loads(out)
+
+    listed = await inspector("--method", "tools/list")
+    assert {"toolwise_find_tools", "testing.echo"} <= {t["name"] for t in listed["tools"]}
+    called = await inspector(
+        "--method", "tools/call", "--tool-name", "testing.echo", "--tool-arg", "text=from-node"
+    )
+    assert called["isError"] is False
+    assert called["structuredContent"]["text"] == "from-node"
+    assert called["_meta"]["toolwise/intent_id"]
 
 
 # --- A2A ------------------------------------------------------------------------------------
