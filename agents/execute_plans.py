@@ -7,8 +7,10 @@ worker's CPU per intent (bench.pipeline --profile) went from 15.8 to 11.5 ms, me
 loaded machine; what remains is mostly Kafka and Faust per-message work.
 
 Restarts and redeliveries: each step's result is kept in ``completed_calls`` (keyed by call id)
-once it is known, so a plan read again re-sends the stored results instead of running their
-tools again, and its outcome, assembled from the same results, has the same id. A step whose
+with the plan record it was first answered in, so a plan read again re-sends the stored results
+instead of running their tools again, and its outcome, assembled from the same results, has the
+same id. A plan re-sent for an intent read again (a new record) sends no outcome once the record
+that answered it is committed: Faust flushes a handler's output before it commits. A step whose
 call a crash interrupted runs again (at-least-once).
 """
 
@@ -20,6 +22,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from faust.types import TP
+
 from agents.answers import answer_unreadable
 from agents.boundary import each_message
 from agents.outcome_assembly import assemble, failure_outcome, record_at
@@ -30,6 +34,7 @@ from agents.step_runner import execute_step
 from models import ErrorKind, PlanCreated, ToolCallCompleted, ToolCallRequested
 from models.ids import derived_id
 from streams.app import app, settings
+from streams.partitions import is_committed
 from streams.topics import outcomes_topic, plans_topic, tool_results_topic
 from tables.workflow import completed_calls, keep
 
@@ -52,31 +57,60 @@ async def execute_plans(stream: Any) -> None:
 
 
 async def _execute(event: Any, plan: PlanCreated) -> None:
-    requests = tool_call_requests(plan)
-    results = await asyncio.gather(*(_run_step(request) for request in requests))
-    at = record_at(event.message)
-    if at in _sent:
+    at = event.message
+    runs = await asyncio.gather(*(_run_step(r, at) for r in tool_call_requests(plan)))
+    results = [completion for completion, _by in runs]
+    earlier = {by for _completion, by in runs}
+    first = earlier.pop() if len(earlier) == 1 else None
+    if first is not None and _delivered(first):
+        # Every step was answered while handling an earlier copy of this plan, and that record
+        # is committed: Faust flushed what its handler produced before committing, so the
+        # outcome is out. (A re-sent plan: its intent was read again.)
         return
-    _sent[at] = None
+    for completion, by in runs:
+        if by is not None:  # stored: its first publication may not have gone out either
+            _publish(completion)
+    position = record_at(at)
+    if position in _sent:
+        return
+    _sent[position] = None
     while len(_sent) > _SENT_MAX:
         _sent.popitem(last=False)
-    outcome = assemble(plan, list(results), time.time())
+    outcome = assemble(plan, results, time.time())
     await outcomes_topic.send(key=plan.intent_id.encode(), value=outcome.to_bytes())
 
 
-async def _run_step(request: ToolCallRequested) -> ToolCallCompleted:
-    """The step's stored result, or its tool's; published on tool-results either way."""
+def _delivered(position: tuple[str, int, int]) -> bool:
+    topic, partition, offset = position
+    return is_committed(app, TP(topic, partition), offset)
+
+
+async def _run_step(
+    request: ToolCallRequested, message: Any
+) -> tuple[ToolCallCompleted, tuple[str, int, int] | None]:
+    """The step's result, and the plan record it was first answered in if it was stored
+    before (None when the tool ran now). Published on tool-results when the tool ran."""
     stored = completed_calls.get(request.call_id)
     if stored is not None:
-        completion = ToolCallCompleted.model_validate(stored)
-    else:
-        runtime = await get_runtime(settings)
-        completion = await _cached(runtime, request) or await execute_step(request, runtime.runner)
-        await _remember(runtime, request, completion)
-        keep(completed_calls, request.call_id, completion.model_dump(mode="json"))
+        by = stored.get("plan_record")
+        where = (str(by[0]), int(by[1]), int(by[2])) if by else None
+        return ToolCallCompleted.model_validate(stored), where
+    runtime = await get_runtime(settings)
+    completion = await _cached(runtime, request) or await execute_step(request, runtime.runner)
+    await _remember(runtime, request, completion)
+    record = [message.topic, message.partition, message.offset]
+    keep(
+        completed_calls,
+        request.call_id,
+        {**completion.model_dump(mode="json"), "plan_record": record},
+    )
+    _publish(completion)
+    return completion, None
+
+
+def _publish(completion: ToolCallCompleted) -> None:
     # Observers read step results here; nothing in the pipeline waits for them.
-    tool_results_topic.send_soon(key=request.intent_id.encode(), value=completion.to_bytes())
-    return completion
+    tool_results_topic.send_soon(key=completion.intent_id.encode(), value=completion.to_bytes())
 
 
 async def _answer(event: Any, plan: PlanCreated | None, kind: str, reason: str) -> None:

@@ -31,7 +31,7 @@ from agents.model_thread import in_planner_thread
 from agents.plan_builder import Ranker, fill_arguments
 from agents.planners import Planned, StepsFn
 from learning import context_key
-from learning.embedding import Encoder
+from learning.embedding import TextEncoder
 from models import (
     ErrorKind,
     ExecutionRecorded,
@@ -279,7 +279,7 @@ class LlmPlanner:
 
 def llm_planner(
     settings: Settings, tools: Mapping[str, ToolSpec], rank: Ranker, fallback_strategy: str,
-    record: RecordFn, encoder: Encoder | None = None, client: ChatClient | None = None,
+    record: RecordFn, encoder: TextEncoder | None = None, client: ChatClient | None = None,
 ) -> LlmPlanner:  # fmt: skip
     """The planner TOOLWISE_PLANNER_STRATEGY=llm asks for, talking to TOOLWISE_LLM_BASE_URL."""
     if client is None:

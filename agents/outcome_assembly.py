@@ -39,6 +39,8 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
             attempts=r.attempts,
             cost=r.cost,
             latency_ms=r.latency_ms,
+            quality=r.quality,
+            cached=r.cached,
         )
         for r in results
     ]

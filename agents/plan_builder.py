@@ -75,7 +75,7 @@ def plan_steps(
                 "unknown_tool", f"unknown tool {intent.tool!r}; registered: {known}"
             )
         arguments = _given(tools[intent.tool], intent)
-        return [_step(intent, 0, intent.tool, arguments, [], policy, None)]
+        return [_step(intent, 0, intent.tool, arguments, [], policy, None, intent.text)]
     requests = clauses(intent.text)
     if len(requests) > max_steps:
         # One 20 KB intent became 1,111 tool calls, each carrying the whole text.
@@ -116,7 +116,16 @@ def _plan_clauses(
         (chosen, arguments), rest = fillable[0], fillable[1:]
         fallbacks = [Fallback(tool=c.spec.name, arguments=a) for c, a in rest]
         steps.append(
-            _step(intent, index, chosen.spec.name, arguments, fallbacks, policy, chosen.probability)
+            _step(
+                intent,
+                index,
+                chosen.spec.name,
+                arguments,
+                fallbacks,
+                policy,
+                chosen.probability,
+                clause,
+            )
         )
     return steps
 
@@ -150,6 +159,7 @@ def _step(
     fallbacks: list[Fallback],
     policy: RetryPolicy,
     probability: float | None,
+    text: str,
 ) -> PlanStep:
     return PlanStep(
         step_id=derived_id(intent.intent_id, str(index)),
@@ -159,6 +169,7 @@ def _step(
         policy=policy,
         fallbacks=fallbacks,
         choice_probability=probability,
+        text=text,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from agents.answers import answer_unreadable, send_failure
 from agents.boundary import each_message, send_dead_letter
+from agents.experiment_arms import plan_arm, plan_fields
 from agents.model_thread import in_planner_thread
 from agents.plan_builder import Candidate, PlanningError, Ranker, clauses, plan_steps
 from agents.runtime import Runtime, get_runtime
@@ -52,8 +53,10 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
             await _send_plan(PlanCreated.model_validate(stored["plan"]))
         return
     runtime = await get_runtime(settings)
+    arm = await plan_arm(intent, runtime)  # the experiment's variant, or the default strategy
     try:
-        planned = await runtime.plan(intent, functools.partial(_steps, runtime=runtime))
+        steps = functools.partial(_steps, runtime=runtime, rank=arm.rank)
+        planned = await runtime.plan(intent, steps)
     except PlanningError as exc:
         if exc.kind in _DEAD_LETTERED_KINDS:
             await send_dead_letter(event, exc.kind, exc.reason)
@@ -64,19 +67,19 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         event_id=derived_id("plan", intent.intent_id),
         intent_id=intent.intent_id,
         steps=planned.steps,
-        strategy=planned.strategy,
         planning=planned.record,
         context_key=context_key(intent.text, intent.context),
         # Copied onto every tool call and execution record: bounded (one 20 KB text was
         # copied onto 1,111 calls). The text model reads 256 tokens of it at most.
         intent_text=intent.text[: settings.carried_text_chars],
         submitted_at=intent.occurred_at,
+        **plan_fields(arm, intent, planned.strategy, runtime.strategy),
     )
     keep(planned_intents, intent.intent_id, {"plan": plan.model_dump(mode="json")})
     await _send_plan(plan)
 
 
-async def _steps(intent: IntentSubmitted, runtime: Runtime) -> list[Any]:
+async def _steps(intent: IntentSubmitted, runtime: Runtime, rank: Ranker) -> list[Any]:
     """Plan within ``settings.planning_budget_s``; the model runs off the event loop."""
     size = len(json.dumps(intent.arguments))
     if size > settings.max_argument_bytes:
@@ -100,7 +103,7 @@ async def _steps(intent: IntentSubmitted, runtime: Runtime) -> list[Any]:
     return plan_steps(
         intent,
         runtime.tools,
-        _within(runtime.rank, deadline),
+        _within(rank, deadline),
         settings.retry,
         max_steps=settings.max_steps,
     )

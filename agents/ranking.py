@@ -9,7 +9,7 @@ import numpy as np
 
 from agents.plan_builder import Candidate, Ranker
 from learning import Recommendation, Recommender, context_key
-from learning.embedding import Encoder, shared_encoder
+from learning.embedding import TextEncoder, shared_encoder
 from models import ToolSpec
 from streams.settings import Settings
 from tables.learned_replica import LearnedReplica
@@ -28,7 +28,7 @@ MIN_DESCRIPTION_MATCH = 0.15
 MIN_NEIGHBOUR_VOTES = 0.05
 
 
-def text_encoder(settings: Settings) -> Encoder | None:
+def text_encoder(settings: Settings) -> TextEncoder | None:
     """The sentence encoder the settings ask for (None: words only, or no model installed)."""
     return shared_encoder(settings.text_model_dir) if settings.text_model == "minilm" else None
 
@@ -42,9 +42,13 @@ def _admissible(r: Recommendation) -> bool:
 
 
 def learned_ranker(
-    recommender: Recommender, replica: LearnedReplica, top_k: int, rng: np.random.Generator
+    recommender: Recommender,
+    replica: LearnedReplica,
+    top_k: int,
+    rng: np.random.Generator,
+    explore: bool = True,
 ) -> Ranker:
-    """Rank with the active generation's learned state; explore by Thompson sampling.
+    """Rank with the active generation's learned state; explore by Thompson sampling, or not.
 
     Only the top ``top_k`` tools reach the planner (fewer to consider, and
     fewer tokens for an LLM planner). Each candidate carries the share of
@@ -60,7 +64,7 @@ def learned_ranker(
             list(specs),
             replica.state(),
             top_k=top_k,
-            explore=True,
+            explore=explore,
             rng=rng,
             now=time.time(),
             admit=_admissible,  # the top k among the tools the planner may use
@@ -89,11 +93,13 @@ def recommendations_view(
     explore: bool = False,
     top_k: int = 10,
     max_cost: float | None = None,
+    at: float | None = None,
 ) -> dict[str, object]:
     """What `toolwise recommend` and the worker's /api/recommend show.
 
     Without exploration the ranking is the posterior mean: the same learned
-    state gives the same answer on every worker and after every restart.
+    state gives the same answer on every worker and after every restart. Evidence
+    decays with time; ``at`` (Unix seconds, default now) says at what time to rank.
     """
     gen = replica.active_generation if generation is None else generation
     recommendations = recommender.recommend(
@@ -105,7 +111,7 @@ def recommendations_view(
         top_k=top_k,
         explore=explore,
         rng=np.random.default_rng(0),
-        now=time.time(),
+        now=time.time() if at is None else at,
     )
     return {
         "generation": gen,

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
+import re
 import signal
 import statistics
 import subprocess
@@ -166,7 +168,13 @@ class Deployment:
 
     @classmethod
     def create(
-        cls, system: str, broker: str, partitions: int, root: Path, extra_env: dict[str, str]
+        cls,
+        system: str,
+        broker: str,
+        partitions: int,
+        root: Path,
+        extra_env: dict[str, str],
+        tools_config: Path = BENCH_TOOLS,
     ) -> Deployment:
         name = f"bench-{system}-{uuid.uuid4().hex[:8]}"
         values: dict[str, Any] = {
@@ -175,7 +183,7 @@ class Deployment:
             "app_id": name,
             "partitions": partitions,
             "web_enabled": False,
-            "tools_config": BENCH_TOOLS,
+            "tools_config": tools_config,
             "datadir": root / name / "data",
             "learning_enabled": system != "toolwise-nolearn",
         }
@@ -374,7 +382,9 @@ async def read_trace(settings: Settings, ids: Sequence[str]) -> Trace:
 
 
 async def run_system(system: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    deployment = Deployment.create(system, args.broker, args.partitions, root, args.extra_env)
+    deployment = Deployment.create(
+        system, args.broker, args.partitions, root, args.extra_env, args.tools_config
+    )
     results: dict[str, Any] = {"topic_prefix": deployment.settings.topic_prefix}
     say(f"\n== {system}  (topics {deployment.settings.topic_prefix}-*, log {deployment.log})")
     await create_topics(deployment.settings)
@@ -473,6 +483,24 @@ def _fmt(costs: dict[str, float]) -> str:
     return ", ".join(f"{name} {ms:g}" for name, ms in costs.items() if ms >= 0.005)
 
 
+def catalogue_config(catalogue: Path, out: Path) -> Path:
+    """The bench's tools config plus one simulated in-process server holding every tool of
+    ``catalogue`` (names made MCP-safe), written to ``out``."""
+    described: dict[str, str] = json.loads(catalogue.read_text(encoding="utf-8"))
+    rows = [
+        (json.dumps(re.sub(r"[^A-Za-z0-9_-]", "_", name)), json.dumps(text))
+        for name, text in described.items()
+    ]
+    tools = ",\n".join(f"  {{ name = {n}, description = {d}, median_ms = 0 }}" for n, d in rows)
+    out.write_text(
+        BENCH_TOOLS.read_text()
+        + '\n[servers.catalogue]\ntransport = "inprocess"\n'
+        + 'factory = "tools.servers.simulated:build_server"\n\n'
+        + f'[servers.catalogue.kwargs]\nname = "catalogue"\nseed = 7\ntools = [\n{tools}\n]\n'
+    )
+    return out
+
+
 def machine(broker: str) -> dict[str, Any]:
     # The broker does not report its version over the protocol; this is what
     # 'python -m services' runs (the bench may point at another broker).
@@ -519,6 +547,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="sample the worker with py-spy during each burst: CPU ms per intent per hop",
     )
+    parser.add_argument(
+        "--catalogue",
+        type=Path,
+        help="JSON object tool -> description (e.g. MetaTool's tools.json): every tool becomes "
+        "a zero-latency simulated in-process tool beside the bench's own, so the planned "
+        "variant ranks a realistic catalogue",
+    )
+    parser.add_argument(
+        "--queries", type=Path, help="CSV with a 'query' column: the planned variant's texts"
+    )
     parser.add_argument("--json", action="store_true", help="report on stderr, JSON on stdout")
     args = parser.parse_args(argv)
     args.systems = [s for s in args.systems.split(",") if s]
@@ -527,6 +565,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown or not args.systems or not args.variants:
         parser.error(f"unknown or missing systems/variants: {sorted(unknown)}")
     args.extra_env = dict(e.split("=", 1) for e in args.env)
+    args.tools_config = BENCH_TOOLS
+    if args.queries is not None:
+        texts = [row["query"] for row in csv.DictReader(args.queries.open(encoding="utf-8"))]
+        VARIANTS["planned"] = lambda i: IntentSubmitted(text=texts[i % len(texts)])
     return args
 
 
@@ -552,6 +594,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     root = args.log_dir or Settings().state_dir / "bench" / time.strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True, exist_ok=True)
     report["logs"] = str(root)
+    if args.catalogue is not None:
+        args.tools_config = catalogue_config(args.catalogue, root / "tools-catalogue.toml")
+        report["params"]["catalogue"] = str(args.catalogue)
     for system in args.systems:
         report["results"][system] = await run_system(system, args, root)
     report["total_s"] = round(time.perf_counter() - started, 1)

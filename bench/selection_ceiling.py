@@ -37,7 +37,7 @@ from bench.selection import (
     load_tools,
 )
 from learning import LearningState, Recommender, context_key, update
-from learning.embedding import Encoder
+from learning.embedding import TextEncoder
 from learning.text import unique_terms
 from models.events import ExecutionRecorded
 from models.tools import ToolSpec
@@ -96,7 +96,7 @@ def learner_accuracy(
     tools: Sequence[ToolSpec],
     train: Sequence[Example],
     test: Sequence[Example],
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
     batch: int = 32,
 ) -> tuple[float, float]:
     """Top-1 and top-5 of the recommender after one success record per labelled query."""

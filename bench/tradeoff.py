@@ -29,7 +29,7 @@ import numpy as np
 
 from bench.selection import add_text_model_argument
 from learning import LearningState, Recommender, ScoringConfig, update
-from learning.embedding import Encoder, load_encoder
+from learning.embedding import TextEncoder, load_encoder
 from models.events import ExecutionRecorded
 from models.tools import ErrorKind, ToolSpec
 
@@ -94,7 +94,7 @@ def utility(
 
 
 def run(
-    steps: int, seed: int, drift: tuple[int, int], warmup: int, encoder: Encoder | None = None
+    steps: int, seed: int, drift: tuple[int, int], warmup: int, encoder: TextEncoder | None = None
 ) -> dict[str, object]:
     """Stream ``steps`` intents; ``encoder`` None ranks with words only, as without the model."""
     sims = make_tools()

@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,14 @@ MAX_TOKENS = 128
 # 19.5-21.4 ms per text with batches of 64, 9.3-10.7 with 16, 8.3-9.3 with 8 (alternating,
 # one process); one call of 1,024 sorted ones 9.9-10.9 with 64 and 7.5-10.5 with 8.
 _BATCH = 8
+
+
+class TextEncoder(Protocol):
+    """What learning needs of a text model: unit rows of DIMENSIONS float32, and a name."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
 
 
 class EmbeddingError(Exception):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from learning.embedding import DIMENSIONS, Encoder, Vectors
+from learning.embedding import DIMENSIONS, TextEncoder, Vectors
 from learning.metrics import is_misfit
 from learning.state import Record, Store
 from models.events import ExecutionRecorded
@@ -102,7 +102,7 @@ def texts_to_embed(records: Iterable[ExecutionRecorded]) -> list[str]:
 def apply_batch(
     store: Store,
     records: Iterable[ExecutionRecorded],
-    encoder: Encoder,
+    encoder: TextEncoder,
     config: ExemplarConfig,
     embedded: Mapping[str, Vectors] | None = None,
 ) -> None:

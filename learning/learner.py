@@ -8,13 +8,14 @@ from typing import Generic, TypeVar
 
 from learning import associations, exemplars
 from learning.context import context_key
-from learning.embedding import Encoder, Vectors
+from learning.embedding import TextEncoder, Vectors
 from learning.exemplars import ExemplarConfig
 from learning.metrics import apply_context_score, apply_metrics, new_context_score, new_metrics
 from learning.posterior import PosteriorConfig
 from learning.state import LearningState, Record, context_score_key, metrics_key
 from models.events import ExecutionRecorded
 from models.planning import PLANNER_TOOL
+from models.tools import ErrorKind
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ def update(
     state: LearningState,
     records: Sequence[ExecutionRecorded],
     config: PosteriorConfig | None = None,
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
     exemplar: ExemplarConfig | None = None,
     embedded: Mapping[str, Vectors] | None = None,
 ) -> None:
@@ -41,6 +42,8 @@ def update(
     record twice counts it twice.
     """
     posterior = config or PosteriorConfig()
+    # A call its submitter cancelled was stopped by Toolwise, not failed by the tool.
+    records = [r for r in records if r.error_kind is not ErrorKind.CANCELLED]
     metrics: dict[str, Record] = {}
     scores: dict[str, Record] = {}
     for record in records:

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from learning import associations
 from learning.associations import AssociationConfig
 from learning.context import context_key
-from learning.embedding import Encoder, Vectors
+from learning.embedding import TextEncoder, Vectors
 from learning.exemplars import ExemplarConfig, ExemplarIndex
 from learning.performance import Performance, performance
 from learning.posterior import PosteriorConfig
@@ -139,7 +139,7 @@ class Recommender:
         posterior: PosteriorConfig | None = None,
         association: AssociationConfig | None = None,
         text: TextConfig | None = None,
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         exemplar: ExemplarConfig | None = None,
         recall: RecallConfig | None = None,
     ) -> None:

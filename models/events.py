@@ -99,6 +99,7 @@ class PlanStep(BaseModel):
         default_factory=list, description="Tried in order when the step's tool fails for good."
     )
     choice_probability: float | None = Field(default=None, ge=0, le=1)
+    text: str = Field(default="", description="The text the tool was ranked for (its clause).")
 
 
 class PlanCreated(Event):
@@ -112,6 +113,9 @@ class PlanCreated(Event):
     planning: PlanningRecord | None = Field(
         default=None, description="How the plan was made (an LLM planner's tokens, fallback)."
     )
+    context: dict[str, str] = Field(default_factory=dict, description="The intent's context.")
+    experiment_id: str = Field(default="", description="The experiment that assigned the plan.")
+    variant: str = Field(default="", description="The experiment's variant it was assigned.")
 
 
 class ToolCallRequested(Event):
@@ -145,6 +149,7 @@ class ToolCallCompleted(Event):
     latency_ms: float = 0.0
     tools_tried: list[str] = Field(default_factory=list)
     cached: bool = False
+    quality: float | None = Field(default=None, description="What the answering tool reported.")
 
 
 class StepResult(BaseModel):
@@ -160,6 +165,8 @@ class StepResult(BaseModel):
     attempts: int = 0
     cost: float = 0.0
     latency_ms: float = 0.0
+    quality: float | None = None
+    cached: bool = False
 
 
 class IntentCompleted(Event):
@@ -206,6 +213,31 @@ class ExecutionRecorded(Event):
     strategy: str = "builtin"
     choice_probability: float | None = None
     intent_text: str = ""
+
+
+class ToolCallProgressed(Event):
+    """A tool's MCP progress notification during one attempt of a call (throttled)."""
+
+    type: Literal["ToolCallProgressed"] = "ToolCallProgressed"
+    intent_id: str
+    call_id: str
+    tool: str
+    attempt: int = Field(default=1, ge=1)
+    progress: float = Field(description="What the tool reported; grows with each notification.")
+    total: float | None = Field(default=None, description="The total, when the tool knows it.")
+    message: str | None = Field(default=None, max_length=1000)
+
+
+class CancellationRequested(Event):
+    """The submitter no longer wants an intent: calls not yet started are skipped, running
+    ones are stopped, and the intent is answered ``IntentFailed(error_kind="cancelled")``."""
+
+    type: Literal["CancellationRequested"] = "CancellationRequested"
+    intent_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="cancelled by the submitter", max_length=1000)
+    requested_by: str = Field(
+        default="", max_length=200, description="Who asked, e.g. 'a2a', 'api'."
+    )
 
 
 class DeadLettered(Event):
@@ -270,6 +302,8 @@ AnyEvent = Annotated[
     | IntentCompleted
     | IntentFailed
     | ExecutionRecorded
+    | ToolCallProgressed
+    | CancellationRequested
     | DeadLettered
     | GeneratedToolSubmitted
     | GeneratedToolJudged,
@@ -285,6 +319,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     IntentCompleted,
     IntentFailed,
     ExecutionRecorded,
+    ToolCallProgressed,
+    CancellationRequested,
     DeadLettered,
     GeneratedToolSubmitted,
     GeneratedToolJudged,

@@ -22,6 +22,9 @@ class ErrorKind(StrEnum):
     # Toolwise itself failed on this call (a bug, or input it could not handle): never retried,
     # the message is dead-lettered with the reason.
     PROCESSING_ERROR = "processing_error"
+    # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
+    # call was stopped or never started. Says nothing about the tool, so it is not learned.
+    CANCELLED = "cancelled"
 
     @property
     def retryable(self) -> bool:

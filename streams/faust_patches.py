@@ -70,10 +70,17 @@ pyproject.toml; re-check them when upgrading Faust.
    looked up or reset. Seen once, in a CI run with one core kept busy: the
    worker died with ``assert self._position is not None``. The check now
    skips such partitions, as it meant to.
+
+7. A stop signal has no early hook. mode's worker turns SIGTERM into ``stop()``, and Faust's
+   first step of stopping waits for every record in flight (``stream_wait_empty``) before
+   any app signal is sent; a tool call that takes minutes held a stop for minutes.
+   ``on_stop_signal(callback)`` runs ``callback`` the moment the signal is handled, before
+   any of that (the worker starts its exit timer there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import aiokafka.consumer.fetcher as _aiokafka_fetcher
@@ -81,10 +88,11 @@ from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as _faust_aiokafka
 from mode.utils.queues import FlowControlEvent
+from mode.worker import Worker as _ModeWorker
 
 from streams.partitions import is_stream_partition
 
-__all__ = ["apply"]
+__all__ = ["apply", "on_stop_signal"]
 
 
 def _resume_without_clearing(self: FlowControlEvent) -> None:
@@ -141,6 +149,24 @@ def _fetcher_init_short_backoff(self: object, *args: object, **kwargs: object) -
     _fetcher_init(self, *args, **kwargs)
 
 
+_stop_signal_callbacks: list[Callable[[], None]] = []
+
+
+def on_stop_signal(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` as soon as the worker handles SIGTERM or SIGINT (item 7)."""
+    _stop_signal_callbacks.append(callback)
+
+
+_schedule_shutdown = _ModeWorker._schedule_shutdown
+
+
+def _schedule_shutdown_with_hooks(self: Any, signal: Any) -> None:
+    if not self._signal_stop_time:
+        for callback in _stop_signal_callbacks:
+            callback()
+    _schedule_shutdown(self, signal)
+
+
 _applied = False
 
 
@@ -155,3 +181,4 @@ def apply() -> None:
     _faust_aiokafka.Consumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
     _faust_aiokafka.AIOKafkaConsumerThread.verify_event_path = _verify_event_path_with_position  # type: ignore[method-assign]
     _aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff
+    _ModeWorker._schedule_shutdown = _schedule_shutdown_with_hooks  # type: ignore[method-assign]

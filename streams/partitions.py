@@ -16,8 +16,13 @@ log = logging.getLogger(__name__)
 def committed_before(event: Any) -> bool:
     """True if the group has committed past this event: someone processed it."""
     message = event.message
-    committed = event.app.consumer._committed_offset.get(message.tp)
-    return committed is not None and message.offset < committed
+    return is_committed(event.app, message.tp, message.offset)
+
+
+def is_committed(app: Any, tp: Any, offset: int) -> bool:
+    """True if this worker has seen the group commit past ``offset`` of ``tp``."""
+    committed = app.consumer._committed_offset.get(tp)
+    return committed is not None and offset < committed
 
 
 def in_flight(consumer: Any) -> dict[Any, list[int]]:

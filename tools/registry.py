@@ -211,6 +211,23 @@ class ToolRegistry:
                 error=f"{name}: {type(exc).__name__}: {exc}",
             )
 
+    async def warm(self, name: str) -> bool:
+        """Open (or reopen) the session of the server behind tool ``name`` now, not on its call.
+
+        True when the server's session is open; False for an unknown tool, a client that has
+        no session to open, or a failed connect (logged; the next call tries again)."""
+        spec = self._specs.get(name)
+        client = self._clients.get(spec.server) if spec is not None else None
+        connect = getattr(client, "connect", None)
+        if connect is None:
+            return False
+        try:
+            await connect()
+        except Exception as exc:
+            logger.warning("warming the session of %r failed: %s", name, exc)
+            return False
+        return True
+
     async def aclose(self) -> None:
         """Close every client (concurrently); safe to call twice."""
         clients, self._clients = list(self._clients.values()), {}

@@ -222,14 +222,13 @@ async def test_restarting_the_worker_mid_stream_loses_no_intent(
     assert {o.results[0].output["text"] for o in outcomes.values()} == {f"m{i}" for i in range(60)}
 
     per_intent: dict[str, set[str]] = {}
-    count: dict[str, int] = {}
     for record in await read_all(settings, "outcomes"):
         value = record["value"]
         per_intent.setdefault(value["intent_id"], set()).add(value["event_id"])
-        count[value["intent_id"]] = count.get(value["intent_id"], 0) + 1
     wanted = {i.intent_id for i in intents}
     assert wanted <= per_intent.keys()
-    # One outcome id per intent; after a graceful stop, exactly one message too.
+    # One outcome id per intent. A plan's outcome may go out again, with that id, after a stop
+    # too: plans run concurrently and are acknowledged out of order, and a record behind one
+    # the stopping worker never took is read again by the next worker (and an intent read
+    # again re-sends its plan). Receivers dedupe by event id.
     assert all(len(per_intent[i]) == 1 for i in wanted)
-    if how == "sigterm":
-        assert all(count[i] == 1 for i in wanted), {i: count[i] for i in wanted if count[i] != 1}

@@ -220,3 +220,22 @@ async def test_the_web_port_serves_no_stored_state_and_answers_errors_in_json(
         assert (code, body["status"]) == (status, status), (path, body)
         assert isinstance(body["error"], str) and body["error"]
         assert "calculator" not in json.dumps(body)  # nothing of the stored plan
+
+
+async def test_an_intent_that_cannot_be_planned_within_the_budget_fails_with_planning_timeout(
+    pipeline_factory: PipelineFactory,
+) -> None:
+    pipeline = pipeline_factory(planning_budget_s=0.001)
+    from streams.topics import ensure_topics
+
+    await ensure_topics(pipeline.settings)
+    pipeline.start_worker()
+    async with ToolwiseClient(pipeline.settings) as client:
+        planned = await pipeline.run(client, IntentSubmitted(text="calculate 1 + 1"))
+        named = await pipeline.run(
+            client,
+            IntentSubmitted(text="x", tool="calculator.evaluate", arguments={"expression": "2"}),
+        )
+    assert isinstance(planned, IntentFailed) and planned.error_kind == "planning_timeout"
+    assert "budget" in planned.reason
+    assert isinstance(named, IntentCompleted)  # naming the tool skips the ranking
