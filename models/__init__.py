@@ -27,6 +27,7 @@ from models.events import (
     StepResult,
     ToolCallCompleted,
     ToolCallRequested,
+    ToolFailure,
 )
 from models.planning import PlanningRecord
 from models.policies import RetryPolicy
@@ -61,5 +62,6 @@ __all__ = [
     "StepResult",
     "ToolCallCompleted",
     "ToolCallRequested",
+    "ToolFailure",
     "ToolSpec",
 ]

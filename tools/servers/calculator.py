@@ -12,7 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
-from tools.conventions import tool_error, tool_meta, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_meta, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["CalculatorError", "build_server", "evaluate_expression", "main"]
@@ -247,6 +247,7 @@ def build_server() -> MCPServer[Any]:
 
     server.add_tool(
         evaluate,
+        annotations=LOCAL_READ_ONLY,
         meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True),
     )
     return server

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from tools.conventions import tool_error, tool_meta, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_meta, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["DEFAULT_DOCS_DIR", "Bm25", "DocIndex", "Hit", "build_server", "main", "tokenize"]
@@ -191,7 +191,9 @@ def build_server(docs_dir: Path | str | None = None) -> MCPServer[Any]:
         return tool_result(SearchResults(query=query, hits=hits).model_dump(), text)
 
     server.add_tool(
-        search, meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True)
+        search,
+        annotations=LOCAL_READ_ONLY,
+        meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True),
     )
     return server
 
