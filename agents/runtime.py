@@ -18,6 +18,7 @@ from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
 from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
 from agents.step_runner import StepRunner
+from agents.tool_policy import retry_safe
 from learning import Recommender
 from models import ExecutionRecorded, IntentSubmitted, ToolSpec
 from streams.settings import Settings
@@ -141,6 +142,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 planner,
             )
             runner.tool_versions = _runtime.tool_version
+            runner.retry_safe = lambda tool: retry_safe(tools.get(tool))
         return _runtime
 
 

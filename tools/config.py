@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.exceptions import ConfigError
+from tools.patterns import PatternError, compile_linear
 from tools.sandbox.bwrap import DEFAULT_PYTHON
 from tools.sandbox.limits import SandboxLimits
-from tools.patterns import PatternError, compile_linear
 
 __all__ = [
     "PROJECT_ROOT",
