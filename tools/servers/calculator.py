@@ -218,11 +218,12 @@ class Evaluation(BaseModel):
 
 _FUNCTION_NAMES = r"(?:sqrt|cbrt|log10|log2|log|ln|exp|sin|cos|tan|abs|factorial|pi)"
 _ATOM = rf"(?:\b{_FUNCTION_NAMES}\b|\d+(?:\.\d+)?|[-+*/%^().\s])"
+_OPERATION = rf"(?:[-+*/%^]|\b{_FUNCTION_NAMES}\s*\()"
 _PATTERNS = (
     # A run of numbers, operators, parentheses and function names that holds at
-    # least one operator or function call: a bare number ('3 parsecs') is not
-    # arithmetic, or the calculator would answer every text with a digit in it.
-    rf"(?P<expression>{_ATOM}*(?:[-+*/%^]|\b{_FUNCTION_NAMES}\s*\(){_ATOM}*)",
+    # least one operator or function call and one digit: a bare number ('3 parsecs')
+    # is not arithmetic, nor is the '/' of 'Europe/Paris'.
+    rf"(?P<expression>{_ATOM}*(?:\d{_ATOM}*{_OPERATION}|{_OPERATION}{_ATOM}*\d){_ATOM}*)",
 )
 _KEYWORDS = (
     "calculate", "compute", "evaluate", "arithmetic", "math", "sum", "plus", "minus",

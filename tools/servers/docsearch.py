@@ -164,7 +164,9 @@ class DocIndex:
 
 
 _PATTERNS = (
-    r"(?i)(?:search|look up|lookup|find)\s+(?:the\s+)?(?:docs?|documentation)?\s*"
+    # 'documentation' before 'docs?': alternatives are tried in order, and 'doc' would
+    # otherwise match and leave 'umentation' in the query.
+    r"(?i)(?:search|look up|lookup|find)\s+(?:the\s+)?(?:documentation|docs?)?\s*"
     r"(?:for|about|on)?\s*(?P<query>.+)",
     r"(?i)(?P<query>(?:what|how|why|explain|describe)\b.+)",
 )

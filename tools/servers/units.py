@@ -182,7 +182,9 @@ class Conversion(BaseModel):
 
 
 _PATTERNS = (
-    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<from_unit>[a-zA-Z°]+)\s+(?:to|in|into)\s+(?P<to_unit>[a-zA-Z°]+)",
+    # '5 km to mi', '60 mph in km/h', '30 degrees celsius to fahrenheit'.
+    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?:degrees?\s+)?(?P<from_unit>[a-zA-Z°µ][a-zA-Z°µ/²³]*)"
+    r"\s+(?:to|in|into)\s+(?:degrees?\s+)?(?P<to_unit>[a-zA-Z°µ][a-zA-Z°µ/²³]*)",
 )
 _KEYWORDS = (
     "convert", "conversion", "unit", "units", "how many", "km", "miles", "celsius",
