@@ -18,6 +18,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "interfaces.cli_sandbox",
     "interfaces.cli_content",
     "interfaces.cli_experiments",
+    "interfaces.plan_command",
 )
 
 

@@ -1,4 +1,4 @@
-"""The worker's web port: /dashboard, /api/stats, /api/recommend, /api/content/REF."""
+"""The worker's web port: /dashboard, /api/stats, /api/recommend, /api/plan, /api/content/REF."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from agents.content_store import ContentMissing, ContentStoreUnavailable
+from agents.plan_builder import explain_plan
+from agents.plan_view import plan_view
 from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
 from interfaces import web_errors
 from interfaces.livestats import LiveStats
+from interfaces.plan_query import PlanQueryError, intent_from_query
 from interfaces.web_errors import BadRequest, float_param, int_param
 from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
 from models.content import ContentError, sha256_of_reference
@@ -111,6 +114,21 @@ async def api_content(web: Any, request: Any, ref: str) -> Any:
 
 def _error(web: Any, status: int, message: str) -> Any:
     return web.json({"error": message, "status": status}, status=status)
+
+
+@app.page("/api/plan")
+async def api_plan(web: Any, request: Any) -> Any:
+    """?text=...&tool=...&arguments=<JSON object>&context.<name>=<value>
+
+    The plan the planner would make now, and why, without running any tool.
+    """
+    try:
+        intent = intent_from_query(request.query)
+    except PlanQueryError as exc:
+        return web.json({"error": str(exc)}, status=400)
+    runtime = await get_runtime(settings)
+    explained = explain_plan(intent, runtime.tools, runtime.rank, settings.retry)
+    return web.json(plan_view(intent, explained, runtime.strategy))
 
 
 @app.page("/dashboard")
