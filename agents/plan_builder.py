@@ -81,7 +81,7 @@ class PlannerPolicy:
     relevance_ratio: float = 0.6
     """A tool is relevant when its relevance is at least this share of the best
     candidate's. Tuned on ``python -m bench.planning`` (README): at 0.5 more
-    unrelated fallbacks and wrong plans (decision accuracy 89.1 % against 90.8 %),
+    unrelated fallbacks and wrong plans (decision accuracy 88.5 % against 89.7 %),
     at 0.7 and above the same decisions but more missing_arguments answers for
     intents no tool serves (precision 81 % and less against 85 %)."""
     max_fallbacks: int = 2
