@@ -127,7 +127,11 @@ async def api_plan(web: Any, request: Any) -> Any:
     except PlanQueryError as exc:
         return web.json({"error": str(exc)}, status=400)
     runtime = await get_runtime(settings)
-    explained = explain_plan(intent, runtime.tools, runtime.rank, settings.retry)
+    try:
+        explained = explain_plan(intent, runtime.tools, runtime.rank, settings.retry)
+    except Exception as exc:  # a planner bug: a JSON answer, not a traceback page
+        log.exception("planning a preview of %r failed", intent.text[:200])
+        return web.json({"error": f"planning failed: {exc!r}"[:2000]}, status=500)
     return web.json(plan_view(intent, explained, runtime.strategy))
 
 
