@@ -37,6 +37,8 @@ from models import (
     ToolCallRequested,
     ToolSpec,
 )
+from models.ids import derived_id
+from tools.content import content_arguments
 from tools.patterns import compile_linear, linear_or_none
 
 
@@ -124,9 +126,10 @@ class PlanExplanation:
 # 'then' and ';' always end a clause; 'and' only when splitting serves the intent better.
 _STRONG_SEPARATOR = r"(?i)\s*(?:;|\band then\b|\bthen\b|\band also\b)\s*"
 _WEAK_SEPARATOR = r"(?i)\s*\band\b\s*"
-# An intent of more pieces than this is planned as one clause: each piece costs a ranking
-# (~10 ms with the sentence model), and no real request chains more tools than this.
-MAX_CLAUSES = 8
+_ANY_SEPARATOR = r"(?i)\s*(?:;|\band then\b|\bthen\b|\band also\b|\band\b)\s*"
+# Joined runs of clauses are embedded ahead of ranking only for intents of at most this
+# many clauses: each costs an embedding (~10 ms), most intents have one to three.
+PRE_EMBED_JOINED = 4
 # At most this many pieces are joined into one clause ("add 2 and 3" is two pieces).
 MAX_JOINED = 3
 _WORD = r"[a-z0-9]+"
@@ -141,9 +144,10 @@ def plan_steps(
     rank: Ranker,
     default_policy: RetryPolicy,
     policy: PlannerPolicy | None = None,
+    max_steps: int = 16,
 ) -> list[PlanStep]:
     """The plan's steps; raises PlanningError when the intent cannot be planned."""
-    explained = explain_plan(intent, tools, rank, default_policy, policy)
+    explained = explain_plan(intent, tools, rank, default_policy, policy, max_steps)
     if explained.error is not None:
         raise explained.error
     assert explained.steps is not None
@@ -156,17 +160,30 @@ def explain_plan(
     rank: Ranker,
     default_policy: RetryPolicy,
     policy: PlannerPolicy | None = None,
+    max_steps: int = 16,
 ) -> PlanExplanation:
-    """The plan and the verdict on every candidate, without raising."""
+    """The plan and the verdict on every candidate, without raising.
+
+    An intent making more than ``max_steps`` requests is refused before any ranking.
+    """
     policy = policy or PlannerPolicy()
     retry = intent.policy or default_policy
     # The intent's own submission date resolves 'tomorrow': a replay plans the same.
     today = datetime.fromtimestamp(intent.occurred_at, UTC).date()
     if intent.tool is not None:
         return _named(intent, tools, retry, today)
-    context = _Context(intent, tools, rank, retry, policy, today)
+    requests = clauses(intent.text)
+    if len(requests) > max_steps:
+        # One 20 KB intent became 1,111 tool calls, each carrying the whole text.
+        error = PlanningError(
+            "too_many_steps",
+            f"the intent makes {len(requests)} requests; at most {max_steps} are planned "
+            "from one intent: send them as separate intents",
+        )
+        return PlanExplanation(None, error, [])
+    context = _Context(intent, tools, rank, retry, policy, today, max_steps)
     segments = _pieces(intent.text, _STRONG_SEPARATOR)
-    if 1 < len(segments) <= MAX_CLAUSES:
+    if len(segments) > 1:
         planned = [_segment(context, intent.text[a:b])[0] for a, b in segments]
         if all(p is not None for p in planned):
             decisions = [d for p in planned if p is not None for d in p]
@@ -185,6 +202,7 @@ class _Context:
     retry: RetryPolicy
     policy: PlannerPolicy
     today: date
+    max_steps: int
 
 
 def _segment(context: _Context, text: str) -> tuple[list[ClauseDecision] | None, ClauseDecision]:
@@ -204,7 +222,7 @@ def _segment(context: _Context, text: str) -> tuple[list[ClauseDecision] | None,
 def _split(context: _Context, text: str) -> list[ClauseDecision] | None:
     """One decision per 'and'-separated clause, or None when there is one or one fails."""
     pieces = _pieces(text, _WEAK_SEPARATOR)
-    if not 1 < len(pieces) <= MAX_CLAUSES:
+    if not 1 < len(pieces) <= context.max_steps:
         return None
     decisions: list[ClauseDecision] = []
     start = 0
@@ -229,9 +247,36 @@ def _uses(decisions: Sequence[ClauseDecision]) -> int:
 def _numbered(intent: IntentSubmitted, decisions: Sequence[ClauseDecision]) -> list[PlanStep]:
     steps = [d.step for d in decisions if d.step is not None]
     return [
-        step.model_copy(update={"index": i, "step_id": f"{intent.intent_id}:{i}"})
+        step.model_copy(update={"index": i, "step_id": derived_id(intent.intent_id, str(i))})
         for i, step in enumerate(steps)
     ]
+
+
+def clauses(text: str) -> list[str]:
+    """The requests an intent's text makes, split at every separator ('and' included):
+    at most this many steps come from it."""
+    return [text[a:b] for a, b in _pieces(text, _ANY_SEPARATOR)]
+
+
+def ranked_texts(text: str) -> list[str]:
+    """The texts the planner ranks for this intent, bar rare joins: the whole text, its
+    clauses, and for short intents the runs of clauses joined by 'and'. Embedding them
+    beforehand (in a thread) leaves the ranking cache hits."""
+    texts = [text]
+    for a, b in _pieces(text, _STRONG_SEPARATOR):
+        segment = text[a:b]
+        texts.append(segment)
+        pieces = _pieces(segment, _WEAK_SEPARATOR)
+        joins = MAX_JOINED if len(pieces) <= PRE_EMBED_JOINED else 1
+        for start in range(len(pieces)):
+            for end in range(start, min(start + joins, len(pieces))):
+                texts.append(segment[pieces[start][0] : pieces[end][1]])
+    return list(dict.fromkeys(texts))
+
+
+def _given(spec: ToolSpec, intent: IntentSubmitted) -> dict[str, Any]:
+    """The intent's arguments, and its content parts for the tool's arguments that take them."""
+    return {**content_arguments(spec.input_schema, intent.content), **intent.arguments}
 
 
 def _pieces(text: str, separator: str) -> list[tuple[int, int]]:
@@ -253,10 +298,11 @@ def _named(
         known = ", ".join(sorted(tools)) or "none"
         error = PlanningError("unknown_tool", f"unknown tool {intent.tool!r}; registered: {known}")
         return PlanExplanation(None, error, [])
-    filled = fill_arguments(spec, intent.text, intent.arguments, today=today)
+    given = _given(spec, intent)
+    filled = fill_arguments(spec, intent.text, given, today=today)
     # Arguments the agent gave go to the tool as they are, even if the schema disagrees:
     # the tool's answer (invalid_arguments) tells the agent more than a guess would.
-    arguments = {**filled.arguments, **intent.arguments}
+    arguments = {**filled.arguments, **given}
     verdict = Considered(
         spec.name, "chosen", NAMED, 1.0, 1.0, None, arguments, filled.sources, filled.missing
     )
@@ -290,7 +336,8 @@ def _decide(context: _Context, clause: str) -> ClauseDecision:
         if not permission.allowed:
             verdicts[at] = _verdict(candidate, fit, "not allowed", permission.reason)
             continue
-        filled = fill_arguments(spec, clause, intent.arguments, today=today, extraction=found)
+        given = _given(spec, intent)
+        filled = fill_arguments(spec, clause, given, today=today, extraction=found)
         fillable.append((at, filled, permission.reason))
     # Of the tools that fit, the one that uses more of what the intent says goes first
     # (ties keep the ranking's order). If a tool that would use more lacks an argument,
@@ -385,7 +432,7 @@ def tool_call_requests(plan: PlanCreated) -> list[ToolCallRequested]:
     """One request per step, with ids derived from the step so re-sends are recognisable."""
     return [
         ToolCallRequested(
-            event_id=f"call:{step.step_id}",
+            event_id=derived_id("call", step.step_id),
             intent_id=plan.intent_id,
             call_id=step.step_id,
             step=step,
@@ -408,7 +455,7 @@ def _step(
     allowed_by: str,
 ) -> PlanStep:
     return PlanStep(
-        step_id=f"{intent.intent_id}:{index}",
+        step_id=derived_id(intent.intent_id, str(index)),
         index=index,
         tool=tool,
         arguments=arguments,

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.content_store import ContentMissing, ContentStoreUnavailable
-from agents.plan_builder import explain_plan
+from agents.model_thread import in_planner_thread
+from agents.plan_builder import explain_plan, ranked_texts
 from agents.plan_view import plan_view
 from agents.ranking import recommendations_view
 from agents.runtime import get_runtime
@@ -125,13 +126,15 @@ async def api_plan(web: Any, request: Any) -> Any:
     try:
         intent = intent_from_query(request.query)
     except PlanQueryError as exc:
-        return web.json({"error": str(exc)}, status=400)
+        raise BadRequest(str(exc)) from None
     runtime = await get_runtime(settings)
-    try:
-        explained = explain_plan(intent, runtime.tools, runtime.rank, settings.retry)
-    except Exception as exc:  # a planner bug: a JSON answer, not a traceback page
-        log.exception("planning a preview of %r failed", intent.text[:200])
-        return web.json({"error": f"planning failed: {exc!r}"[:2000]}, status=500)
+    encoder = runtime.recommender.encoder
+    if encoder is not None and intent.tool is None:
+        # As the planning agent does: the sentence model runs off the event loop.
+        await in_planner_thread(encoder.embed, ranked_texts(intent.text))
+    explained = explain_plan(
+        intent, runtime.tools, runtime.rank, settings.retry, max_steps=settings.max_steps
+    )
     return web.json(plan_view(intent, explained, runtime.strategy))
 
 
