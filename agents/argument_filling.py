@@ -95,7 +95,9 @@ class Filled:
     sources: dict[str, str] = field(default_factory=dict)
     """Where each argument came from: 'given', 'pattern', or the text it was read from."""
     problem: str | None = None
-    """Why arguments the intent gave fail the schema, if they do."""
+    """Why arguments the intent gave fail the schema, if they do: shown, not held against
+    the tool. The tool judges what the agent sent (its invalid_arguments answer says more
+    than a guess), and a content part sent by reference gets its bytes only at the call."""
     covered: int = 0
     """How many of the values found in the clause (numbers, times, zones, URLs, ...) the
     arguments use: of two tools that both fit, the one that uses more of what the
@@ -103,7 +105,7 @@ class Filled:
 
     @property
     def complete(self) -> bool:
-        return not self.missing and self.problem is None
+        return not self.missing
 
 
 def fill_arguments(

@@ -203,6 +203,7 @@ class _Context:
     policy: PlannerPolicy
     today: date
     max_steps: int
+    decided: dict[str, ClauseDecision] = field(default_factory=dict)
 
 
 def _segment(context: _Context, text: str) -> tuple[list[ClauseDecision] | None, ClauseDecision]:
@@ -225,10 +226,13 @@ def _split(context: _Context, text: str) -> list[ClauseDecision] | None:
     if not 1 < len(pieces) <= context.max_steps:
         return None
     decisions: list[ClauseDecision] = []
+    # Joined runs only for short intents: ranked_texts embeds nothing more beforehand,
+    # and the model must not run on the event loop.
+    joins = MAX_JOINED if len(pieces) <= PRE_EMBED_JOINED else 1
     start = 0
     while start < len(pieces):
         # The shortest run of pieces that a tool can serve is the next clause.
-        for end in range(start, min(start + MAX_JOINED, len(pieces))):
+        for end in range(start, min(start + joins, len(pieces))):
             decision = _decide(context, text[pieces[start][0] : pieces[end][1]])
             if decision.step is not None:
                 decisions.append(decision)
@@ -319,7 +323,15 @@ def _named(
 
 
 def _decide(context: _Context, clause: str) -> ClauseDecision:
-    """The verdict on every ranked tool for one clause, and its step if one passed."""
+    """The verdict on every ranked tool for one clause, and its step if one passed;
+    each text is decided once per intent ("add 3 and 4" is the whole and a joined run)."""
+    decided = context.decided.get(clause)
+    if decided is None:
+        decided = context.decided[clause] = _decide_now(context, clause)
+    return decided
+
+
+def _decide_now(context: _Context, clause: str) -> ClauseDecision:
     intent, policy, today = context.intent, context.policy, context.today
     ranked = context.rank(clause, intent.context, list(context.tools.values()))
     relevance = _relevance(ranked)
@@ -352,7 +364,8 @@ def _decide(context: _Context, clause: str) -> ClauseDecision:
             verdicts[at] = _verdict(ranked[at], relevance[at], "rejected", reason, filled)
         passed = []
     for at, filled, _why in lacking:
-        problem = filled.problem or f"missing {describe_missing(ranked[at].spec, filled.missing)}"
+        problem = f"missing {describe_missing(ranked[at].spec, filled.missing)}"
+        problem += f"; {filled.problem}" if filled.problem else ""
         verdicts[at] = _verdict(ranked[at], relevance[at], "rejected", problem, filled)
     for order, (at, filled, why) in enumerate(passed):
         verdict = "chosen" if order == 0 else "fallback"

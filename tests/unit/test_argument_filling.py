@@ -177,5 +177,7 @@ def test_an_extracted_value_the_schema_refuses_is_dropped_not_sent() -> None:
     assert fill(spec, "count 7") == {"count": 7}
     refused = fill_arguments(spec, "count 70", {})
     assert refused.arguments == {} and refused.missing == ("count",)
+    # What the agent gave goes to the tool as given; the problem is shown, not a refusal.
     given = fill_arguments(spec, "anything", {"count": 70})
+    assert given.complete and given.arguments == {"count": 70}
     assert given.problem is not None and "70" in given.problem
