@@ -318,7 +318,7 @@ def _named(
         )
         error = PlanningError("missing_arguments", reason, {spec.name: filled.missing})
         return PlanExplanation(None, error, [decision])
-    step = _step(intent, 0, spec.name, arguments, [], retry, None, NAMED)
+    step = _step(intent, 0, spec.name, arguments, [], retry, None, NAMED, intent.text)
     return PlanExplanation([step], None, [ClauseDecision(intent.text, (verdict,), step)])
 
 
@@ -383,7 +383,7 @@ def _decide_now(context: _Context, clause: str) -> ClauseDecision:
     ]
     step = _step(
         intent, 0, chosen.spec.name, filled.arguments, fallbacks, context.retry,
-        chosen.probability, allowed_by,
+        chosen.probability, allowed_by, clause,
     )  # fmt: skip
     return ClauseDecision(clause, considered, step)
 
@@ -466,7 +466,9 @@ def _step(
     policy: RetryPolicy,
     probability: float | None,
     allowed_by: str,
+    text: str,
 ) -> PlanStep:
+    """``text``: the clause the tool was ranked for (offline evaluation asks again)."""
     return PlanStep(
         step_id=derived_id(intent.intent_id, str(index)),
         index=index,
@@ -476,6 +478,7 @@ def _step(
         fallbacks=fallbacks,
         choice_probability=probability,
         allowed_by=allowed_by,
+        text=text,
     )
 
 
