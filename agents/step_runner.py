@@ -19,19 +19,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.cancellation import Cancellations, cancelled_result
 from models import (
     CallResult,
     ErrorKind,
     ExecutionRecorded,
     ToolCallCompleted,
+    ToolCallProgressed,
     ToolCallRequested,
     ToolFailure,
 )
 from models.ids import derived_id
+from tools.progress import ProgressFn, reporting_to
 
 CallFn = Callable[[str, dict[str, Any], float], Awaitable[CallResult]]
 SleepFn = Callable[[float], Awaitable[None]]
 RecordFn = Callable[[ExecutionRecorded], None]
+ProgressSink = Callable[[ToolCallProgressed], None]
 
 # A call the client failed to stop at its own timeout is abandoned this much
 # later; the client normally cancels it on the server first.
@@ -57,6 +61,29 @@ class StepRunner:
     tool_versions: Callable[[str], str] = lambda _tool: "1"
     retry_safe: Callable[[str], bool] = _never
     """May this tool's call run again after a timeout or lost connection? (tool_policy)"""
+    # Where a tool's progress notifications go (None: not asked for), and how often at most.
+    progress: ProgressSink | None = None
+    progress_interval_s: float = 0.25
+    # Cancelled intents: their calls are stopped or not started (None: nothing is cancelled).
+    cancellations: Cancellations | None = None
+
+
+class ProgressThrottle:
+    """Admits a call's progress notifications at most every ``interval_s``; the first one and
+    the one that reaches the total always pass, so a watcher sees the call start and end."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float]) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last: float | None = None
+
+    def admit(self, done: float, total: float | None) -> bool:
+        now = self._clock()
+        final = total is not None and done >= total
+        if self._last is not None and not final and now - self._last < self._interval_s:
+            return False
+        self._last = now
+        return True
 
 
 async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCallCompleted:
@@ -77,7 +104,20 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
         for attempt in range(1, policy.max_attempts + 1):
             started_at = runner.wall_clock()
             t0 = runner.monotonic()
-            last = await _call_bounded(runner, tool, arguments, policy.timeout_s)
+            cancelled = _cancellation(runner, request.intent_id)
+            if cancelled is not None:  # not started, so no attempt to record
+                return _completed(
+                    request,
+                    tool,
+                    cancelled,
+                    total_attempts,
+                    total_cost,
+                    began,
+                    runner,
+                    tried,
+                    failures,
+                )
+            last = await _call_bounded(runner, request, tool, attempt, arguments)
             latency_ms = (runner.monotonic() - t0) * 1000.0
             total_attempts += 1
             total_cost += last.cost
@@ -112,7 +152,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     intent_text=request.intent_text,
                 )
             )
-            if last.ok:
+            if last.ok or last.error_kind is ErrorKind.CANCELLED:  # no retry, no fallback
                 return _completed(
                     request, tool, last, total_attempts, total_cost, began, runner, tried, failures
                 )
@@ -152,19 +192,63 @@ def _failure(tool: str, result: CallResult, attempts: int) -> ToolFailure:
     )
 
 
+def _cancellation(runner: StepRunner, intent_id: str) -> CallResult | None:
+    if runner.cancellations is None:
+        return None
+    reason = runner.cancellations.reason(intent_id)
+    return None if reason is None else cancelled_result(reason)
+
+
 async def _call_bounded(
-    runner: StepRunner, tool: str, arguments: dict[str, Any], timeout_s: float
+    runner: StepRunner,
+    request: ToolCallRequested,
+    tool: str,
+    attempt: int,
+    arguments: dict[str, Any],
 ) -> CallResult:
-    try:
-        return await asyncio.wait_for(
-            runner.call(tool, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
-        )
-    except TimeoutError:
-        return CallResult(
-            ok=False,
-            error_kind=ErrorKind.TIMEOUT,
-            error=f"{tool} did not answer within {timeout_s:g} s",
-        )
+    timeout_s = request.step.policy.timeout_s
+
+    async def call() -> CallResult:
+        try:
+            return await asyncio.wait_for(
+                runner.call(tool, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
+            )
+        except TimeoutError:
+            return CallResult(
+                ok=False,
+                error_kind=ErrorKind.TIMEOUT,
+                error=f"{tool} did not answer within {timeout_s:g} s",
+            )
+
+    with reporting_to(_progress_reporter(runner, request, tool, attempt)):
+        if runner.cancellations is None:
+            return await call()
+        return await runner.cancellations.call(request.intent_id, call)
+
+
+def _progress_reporter(
+    runner: StepRunner, request: ToolCallRequested, tool: str, attempt: int
+) -> ProgressFn | None:
+    sink = runner.progress
+    if sink is None:
+        return None
+    throttle = ProgressThrottle(runner.progress_interval_s, runner.monotonic)
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        if throttle.admit(progress, total):
+            sink(
+                ToolCallProgressed(
+                    intent_id=request.intent_id,
+                    call_id=request.call_id,
+                    tool=tool,
+                    attempt=attempt,
+                    progress=progress,
+                    total=total,
+                    message=message[:1000] if message else None,
+                )
+            )
+
+    return report
 
 
 def _completed(

@@ -25,6 +25,9 @@ class ErrorKind(StrEnum):
     # A call that timed out or lost its connection after it was sent, to a tool that is
     # neither read-only nor idempotent: it may have had its effect, so it is not run again.
     OUTCOME_UNKNOWN = "outcome_unknown"
+    # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
+    # call was stopped or never started. Says nothing about the tool, so it is not learned.
+    CANCELLED = "cancelled"
 
     @property
     def retryable(self) -> bool:

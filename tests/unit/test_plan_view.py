@@ -6,7 +6,7 @@ import pytest
 
 from agents.plan_builder import Candidate, explain_plan
 from agents.plan_view import plan_view
-from interfaces.plan_command import format_plan
+from interfaces.cli_plan import format_plan
 from interfaces.plan_query import PlanQueryError, intent_from_query
 from models import IntentSubmitted, RetryPolicy, ToolSpec
 

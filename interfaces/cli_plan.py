@@ -51,7 +51,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         query["arguments"] = json.dumps(_pairs(args.arg))
     query.update({f"context.{k}": str(v) for k, v in _pairs(args.context).items()})
     try:
-        view = fetch_plan(args.host, port, query, args.timeout)
+        token = settings.web_token.get_secret_value() if settings.web_token else None
+        view = fetch_plan(args.host, port, query, args.timeout, token)
     except NoWorker as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -59,16 +60,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if view.get("error") is None else 1
 
 
-def fetch_plan(host: str, port: int, query: dict[str, str], timeout_s: float) -> dict[str, Any]:
+def fetch_plan(
+    host: str, port: int, query: dict[str, str], timeout_s: float, token: str | None = None
+) -> dict[str, Any]:
     url = f"http://{host}:{port}/api/plan?{urllib.parse.urlencode(query)}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout_s
+        ) as response:
             answer: dict[str, Any] = json.load(response)
             return answer
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")[:500]
         if exc.code == 400:
             raise NoWorker(f"the worker refused the query: {body}") from exc
+        if exc.code == 401:
+            raise NoWorker(
+                f"the worker on {host}:{port} needs its token: set TOOLWISE_WEB_TOKEN as the "
+                "worker has it"
+            ) from exc
         raise NoWorker(
             f"the server on {host}:{port} answered {exc.code} to /api/plan: is it a Toolwise "
             f"worker of this version? {body}"
