@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from tools.conventions import (
     META_PATTERNS,
     META_VERSION,
 )
+from tools.patterns import PatternError, compile_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ def _valid_patterns(server: str, tool: str, patterns: tuple[str, ...]) -> tuple[
     kept = []
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_pattern(pattern)
+        except PatternError as exc:
             logger.warning(
                 "tool %s.%s: ignoring invalid pattern %r: %s", server, tool, pattern, exc
             )

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.exceptions import ConfigError
+from tools.patterns import PatternError, compile_pattern
 from tools.sandbox.bwrap import DEFAULT_PYTHON
 from tools.sandbox.limits import SandboxLimits
 
@@ -43,9 +44,9 @@ DEFAULT_CONNECT_TIMEOUT_S = 20.0
 def _check_patterns(patterns: tuple[str, ...] | None) -> tuple[str, ...] | None:
     for pattern in patterns or ():
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+            compiled = compile_pattern(pattern)
+        except PatternError as exc:
+            raise ValueError(f"invalid regex: {exc}") from None
         if not compiled.groupindex:
             raise ValueError(f"pattern {pattern!r} has no named group to fill an argument")
     return patterns
