@@ -100,6 +100,7 @@ class Deployment:
     env: dict[str, str]
     root: Path
     loglevel: str = "info"
+    keep_topics: bool = False  # set when something was lost, to look at the records
     workers: list[WorkerProc] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)  # one line per unexpected exit
     _spawned: int = 0

@@ -189,13 +189,16 @@ async def finish(
     if deployment.unexpected:
         row.notes["unexpected_exits"] = [line.splitlines()[0] for line in deployment.unexpected]
     row.notes["logs"] = str(deployment.root)
+    if row.lost or row.dup_other_id:
+        deployment.keep_topics = True  # for a look at where the records stopped
+        row.notes["topics_kept"] = f"{deployment.settings.topic_prefix}-*"
     return row
 
 
 async def cleanup(ctx: Context, deployment: Deployment, watch: Watch) -> None:
     await watch.stop()
     await deployment.stop()
-    if not ctx.keep_topics:
+    if not (ctx.keep_topics or deployment.keep_topics):
         with contextlib.suppress(Exception):
             await deployment.delete_topics()
 
@@ -423,7 +426,8 @@ async def fresh(ctx: Context) -> Row:
                 took = await watch.first_outcome_after(worker.started_at, READY_TIMEOUT_S)
                 if took is not None:
                     ready.append(took)
-                await watch.drain(publisher.published, profile.drain_s)
+                if not await watch.drain(publisher.published, profile.drain_s):
+                    deployment.keep_topics = True  # for a look at where the records stopped
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
                 ids = {p.intent_id for p in publisher.published if p.intent_id}
