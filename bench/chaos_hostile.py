@@ -266,10 +266,19 @@ def _key(shape: str, key: str) -> bytes | None:
 def answer_id(value: Any, key: bytes | None) -> str | None:
     """Whom an answer names: a usable ``intent_id`` in the value, else a usable key."""
     found = value.get("intent_id") if isinstance(value, dict) else None
-    if isinstance(found, str) and 0 < len(found) <= MAX_ID_LENGTH:
+    if isinstance(found, str) and _usable(found):
         return found
     text = key.decode("utf-8", "replace") if key else ""
-    return text if 0 < len(text) <= MAX_ID_LENGTH else None
+    return text if _usable(text) else None
+
+
+def _usable(intent_id: str) -> bool:
+    """1-200 characters that encode (a lone surrogate cannot be carried by any event)."""
+    try:
+        intent_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return 0 < len(intent_id) <= MAX_ID_LENGTH
 
 
 def _dumps(value: Any) -> bytes:

@@ -385,11 +385,17 @@ def _hostile_notes(
     )
     completed = {o.intent_id for o in watch.outcomes if o.type == "IntentCompleted"}
     letters = Counter(letter.error_kind for letter in watch.letters)
+    good_ids = {g.intent_id for g in good}
+    good_failed = Counter(
+        o.error_kind for o in watch.outcomes if o.intent_id in good_ids - completed
+    )
     notes: dict[str, Any] = {
         "hostile": len(sent),
-        "good_completed": f"{sum(g.intent_id in completed for g in good)}/{len(good)}",
+        "good_completed": f"{len(good_ids & completed)}/{len(good)}",
         "letters_by_kind": dict(letters.most_common()),
     }
+    if good_failed:
+        notes["good_failed_by_kind"] = dict(good_failed.most_common())
     if lost:
         notes["lost_by_kind"] = dict(lost.most_common())
     return notes
