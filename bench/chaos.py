@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
+import logging
 import signal
 import sys
 import time
@@ -123,6 +125,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         private=PrivateServices(root / "services"),
         keep_topics=args.keep_topics,
     )
+    atexit.register(ctx.private.stop)  # also when the run ends in an exception
     machine = host()
     say(f"machine: {machine['nproc']} x {machine['cpu']}, Python {machine['python']}")
     say(f"scenarios: {', '.join(args.chosen)}  (logs {root})")
@@ -144,6 +147,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             say(f"   ({timings[name]} s)")
     finally:
         await asyncio.to_thread(ctx.private.stop)
+        atexit.unregister(ctx.private.stop)
     say("\n" + table(rows))
     return {
         "machine": machine,
@@ -164,6 +168,12 @@ def cli(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.json == "-":
         OUT = sys.stderr
+    logging.basicConfig(
+        level=logging.WARNING, stream=OUT, format="%(asctime)s %(name)s: %(message)s"
+    )
+    # The faults are the point: the clients' reconnection errors and "topic not found yet"
+    # (a client publishing before the first worker) are expected, and counted by outcome.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         report = asyncio.run(main(args))
     except (KeyboardInterrupt, asyncio.CancelledError):

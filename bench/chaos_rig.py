@@ -379,7 +379,7 @@ async def read_executions(settings: Settings, intent_ids: set[str]) -> list[Exec
 
 async def broker_auto_creates_topics(bootstrap: str) -> bool:
     """Whether the broker creates a topic when a client first publishes to it."""
-    from aiokafka.admin import ConfigResource, ConfigResourceType
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
