@@ -10,7 +10,9 @@ Only then is it acknowledged, so Faust commits past it. Concretely, for every re
    (``crash_loop``) and answered instead of being handled again (``streams.inflight_ledger``);
 4. an exception from the handler is logged, dead-lettered (``processing_error``) and answered;
    the agent goes on with the next record, so no exception reaches Faust's supervisor (two
-   crashes within milliseconds made it stop the whole worker).
+   crashes within milliseconds made it stop the whole worker);
+5. a record whose handling is cancelled (the worker stops) is left unacknowledged, for the next
+   owner of its partition to handle again.
 
 A dead letter carries at most ``models.codec.DEAD_LETTER_RAW_MAX`` bytes of the record (with its
 size and hash), so it always fits on the dead-letter topic; if sending it fails anyway (the broker
@@ -87,6 +89,9 @@ async def each_message(
     async for event, value in checked_events(stream, models, answer):
         try:
             await handle(event, value)
+        except asyncio.CancelledError:
+            _leave_to_next_owner(event)
+            raise
         except Exception as exc:
             await _failed(event, value, exc, answer)
         finally:
@@ -138,6 +143,18 @@ async def decoded_events(
     async for event, value in checked_events(stream, models):
         _end(event)
         yield event, value
+
+
+def _leave_to_next_owner(event: Any) -> None:
+    """The agent is being cancelled (the worker stops) with this record half handled: keep its
+    offset out of every commit, so that the next owner of the partition handles it again.
+
+    Faust's stream acks the event it yielded even when the agent is cancelled (in a ``finally``),
+    and the stopping consumer then committed records whose tool call had been cut short. A
+    message marked acked here is passed over by that ack, so the consumer never counts it; the
+    hole it leaves holds the partition's commit back (``streams.faust_patches``, item 2).
+    """
+    event.message.acked = True
 
 
 def _end(event: Any) -> None:

@@ -90,6 +90,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         # next owner, as after any crash.
         ledger.close()
         _exit_after(settings.shutdown_timeout_s)
+        # Faust stops the agents only after this signal: stop them first, so that a tool call
+        # in flight is cancelled and left uncommitted for the next owner. Closing the tool
+        # servers under it made it fail with "connection", and that failure was recorded and
+        # answered as the intent's outcome (bench.chaos, shutdown scenario).
+        await app.agents.stop()
         if settings.learning_enabled:
             from agents.learn_from_executions import flush_pending
 
