@@ -88,9 +88,9 @@ async def _grow(ctx: Context, name: str, deployment: Deployment, checkpoints: li
                     sent += batch
                     await watch.until(_below(watch, sent), 600.0)
                     if sent == _WARM:
-                        await watch.drain(publisher.published, ctx.profile.drain_s)
+                        await watch.drain(publisher.published, ctx.profile.drain_idle_s)
                         notes["rss_mb_warm"] = rss_mb(deployment.worker(0).pid)
-                await watch.drain(publisher.published, ctx.profile.drain_s)
+                await watch.drain(publisher.published, ctx.profile.drain_idle_s)
                 notes[f"at_{checkpoint}"] = await _checkpoint(deployment, watch, publisher)
             notes["intents_per_s"] = round(checkpoints[-1] / (time.time() - began), 1)
         return await finish(ctx, name, deployment, watch, publisher, notes)

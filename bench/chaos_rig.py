@@ -322,20 +322,40 @@ class Watch:
         """Wait until ``done()`` (checked as records arrive); False if the time ran out."""
         deadline = time.monotonic() + timeout_s
         while not done():
-            if self._task is not None and self._task.done():
-                self._task.result()  # the reader failed: raise why, never count from half
-                raise RuntimeError("the outcome reader stopped")
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, 1.0))
+            await self._next_batch(min(left, 1.0))
         return True
 
-    async def drain(self, published: Sequence[Published], timeout_s: float) -> bool:
-        """Wait until every published record is settled, then a little for late copies."""
-        settled = await self.until(lambda: all(self.settled(p) for p in published), timeout_s)
+    async def _next_batch(self, timeout_s: float) -> None:
+        """Wait until the reader has read more, or ``timeout_s``."""
+        if self._task is not None and self._task.done():
+            self._task.result()  # the reader failed: raise why, never count from half
+            raise RuntimeError("the outcome reader stopped")
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+
+    async def drain(
+        self, published: Sequence[Published], idle_s: float, cap_s: float = 3600.0
+    ) -> bool:
+        """Wait until every published record is settled, while answers keep coming: give up
+        after ``idle_s`` without a new one (the rest is stuck, not slow) or ``cap_s`` in all.
+        Then a little longer for late copies."""
+        deadline = time.monotonic() + cap_s
+        seen = -1
+        while True:
+            if all(self.settled(p) for p in published):
+                settled = True
+                break
+            now = time.monotonic()
+            if len(self.outcomes) + len(self.letters) != seen:
+                seen, progressed = len(self.outcomes) + len(self.letters), now
+            if now - progressed > idle_s or now > deadline:
+                settled = False
+                break
+            await self._next_batch(1.0)
         await asyncio.sleep(3.0)  # duplicates sent by a worker still finishing arrive too
         return settled
 

@@ -54,6 +54,7 @@ class Profile:
     kill_after_s: tuple[float, float] = (0.5, 10.0)
     broker_outage_s: float = 30.0
     redis_outage_s: float = 20.0  # the issue's ~20 s freeze
+    settle_s: float = 15.0  # load before and after a Redis outage: the latency windows
     hostile: int = 10_000
     good_after: int = 100  # good intents published after the hostile ones
     fresh_runs: int = 10
@@ -62,21 +63,29 @@ class Profile:
     growth_intents: int = 200_000
     growth_checkpoints: tuple[int, ...] = (20_000, 200_000)
     short_retention_s: float = 120.0
-    drain_s: float = 600.0  # longest wait for every record to be settled
+    # Draining: records still unsettled when no answer came for this long are counted lost (a
+    # restarted worker rejoins and recovers within ~30 s; a slow one keeps answering).
+    drain_idle_s: float = 90.0
+    # Settings of every worker (TOOLWISE_* names in lower case), on top of the harness's.
+    worker_env: tuple[tuple[str, str], ...] = ()
 
 
+# The CI profile: every kind of fault once or twice, at a pace 2 busy cores keep up with.
 SHORT = Profile(
-    rate=15.0,
-    kill9_kills=4,
+    rate=8.0,
+    kill9_kills=2,
     two_worker_kills=2,
-    kill_after_s=(0.5, 5.0),
+    kill_after_s=(0.5, 4.0),
     redis_outage_s=10.0,
-    hostile=600,
-    good_after=30,
+    settle_s=8.0,
+    hostile=400,
+    good_after=20,
     fresh_runs=2,
     fresh_intents=5,
     shutdown_runs=2,
-    drain_s=180.0,
+    # Words only: CI checks what faults do to records, and the sentence model's planning cost
+    # (bench.pipeline measures it) made the short profile twice as long on 2 busy cores.
+    worker_env=(("text_model", "words"),),
 )
 
 
@@ -106,7 +115,12 @@ class Context:
         return self.private.redis_url
 
     def deployment(self, stem: str, **values: Any) -> Deployment:
-        values = {"broker": self.broker, "redis_url": self.redis_url, **values}
+        values = {
+            "broker": self.broker,
+            "redis_url": self.redis_url,
+            **dict(self.profile.worker_env),
+            **values,
+        }
         return Deployment.create(self.root, stem, self.loglevel, **values)
 
 
@@ -146,7 +160,7 @@ async def under_load(
             finally:
                 await load.stop()
             chaos_ended = time.time()
-            drained = await watch.drain(publisher.published, ctx.profile.drain_s)
+            drained = await watch.drain(publisher.published, ctx.profile.drain_idle_s)
             notes["drained_s"] = round(time.time() - chaos_ended, 1)
             if not drained:
                 notes["drain_timed_out"] = True
@@ -300,9 +314,9 @@ async def redis_outage(ctx: Context, freeze: bool) -> Row:
     windows: dict[str, tuple[float, float]] = {}
 
     async def chaos(deployment: Deployment, watch: Watch, _pub: Publisher) -> dict[str, Any]:
-        await asyncio.sleep(15.0)
+        await asyncio.sleep(ctx.profile.settle_s)
         began = time.time()
-        windows["before"] = (began - 10.0, began)
+        windows["before"] = (began - ctx.profile.settle_s + 3.0, began)
         if freeze:
             ctx.private.signal_redis(signal.SIGSTOP)
         else:
@@ -314,8 +328,8 @@ async def redis_outage(ctx: Context, freeze: bool) -> Row:
         else:
             await ctx.private.start_redis()
         windows["during"] = (began, ended)
-        await asyncio.sleep(15.0)
-        windows["after"] = (ended + 5.0, time.time())
+        await asyncio.sleep(ctx.profile.settle_s)
+        windows["after"] = (ended + 3.0, time.time())
         return {"outage_s": round(ended - began, 1)}
 
     name = "redis-freeze" if freeze else "redis-kill"
@@ -365,7 +379,7 @@ async def hostile(ctx: Context) -> Row:
             for intent in good:
                 await publisher.submit(intent)
             notes["publish_s"] = round(time.time() - published_at, 1)
-            drained = await watch.drain(publisher.published, profile.drain_s)
+            drained = await watch.drain(publisher.published, profile.drain_idle_s)
             notes["settled_s"] = round(time.time() - published_at, 1)
             if not drained:
                 notes["drain_timed_out"] = True
@@ -432,7 +446,7 @@ async def fresh(ctx: Context) -> Row:
                 took = await watch.first_outcome_after(worker.started_at, READY_TIMEOUT_S)
                 if took is not None:
                     ready.append(took)
-                if not await watch.drain(publisher.published, profile.drain_s):
+                if not await watch.drain(publisher.published, profile.drain_idle_s):
                     deployment.keep_topics = True  # for a look at where the records stopped
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
@@ -508,4 +522,4 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[Row]]] = {
     "fresh": fresh,
     "shutdown": shutdown,
 }
-SHORT_SCENARIOS = ("kill9", "redis-freeze", "hostile", "fresh", "shutdown")
+SHORT_SCENARIOS = ("kill9", "hostile", "fresh", "shutdown")
