@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from models import Event
 from models.codec import InvalidMessage, dead_letter, decode
 from streams.app import ledger, settings
-from streams.partitions import committed_before
+from streams.partitions import committed_before, hold, release
 from streams.topics import dead_letters_topic
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ async def checked_events(
             continue
         message = event.message
         position = (message.topic, message.partition, message.offset)
+        release(message.tp, message.offset)  # held by a cancelled handling, if any: handled now
         ledger.begin(position)
         try:
             try:
@@ -146,15 +147,14 @@ async def decoded_events(
 
 
 def _leave_to_next_owner(event: Any) -> None:
-    """The agent is being cancelled (the worker stops) with this record half handled: keep its
-    offset out of every commit, so that the next owner of the partition handles it again.
+    """The agent is being cancelled (the worker stops) with this record half handled: this
+    process commits nothing at or past it, so the next owner of the partition handles it again.
 
     Faust's stream acks the event it yielded even when the agent is cancelled (in a ``finally``),
-    and the stopping consumer then committed records whose tool call had been cut short. A
-    message marked acked here is passed over by that ack, so the consumer never counts it; the
-    hole it leaves holds the partition's commit back (``streams.faust_patches``, item 2).
+    and the stopping consumer then committed records whose tool call had been cut short.
     """
-    event.message.acked = True
+    message = event.message
+    hold(message.tp, message.offset)
 
 
 def _end(event: Any) -> None:
