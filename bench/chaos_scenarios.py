@@ -80,9 +80,9 @@ SHORT = Profile(
     settle_s=8.0,
     hostile=400,
     good_after=20,
-    fresh_runs=2,
+    fresh_runs=1,
     fresh_intents=5,
-    shutdown_runs=2,
+    shutdown_runs=1,
     # Words only: CI checks what faults do to records, and the sentence model's planning cost
     # (bench.pipeline measures it) made the short profile twice as long on 2 busy cores.
     worker_env=(("text_model", "words"),),
