@@ -49,8 +49,8 @@ class Profile:
     rate: float = 20.0  # intents/s of the steady load
     kill9_kills: int = 20
     two_worker_kills: int = 5
-    # A kill comes this many seconds after the worker answered again (uniformly), or, one time
-    # in four, this long after its start, before it may be ready.
+    # A kill comes this many seconds after the worker answered again (uniformly); every 4th
+    # comes 1-8 s after its start instead, before it may be ready.
     kill_after_s: tuple[float, float] = (0.5, 10.0)
     broker_outage_s: float = 30.0
     redis_outage_s: float = 20.0  # the issue's ~20 s freeze
@@ -233,9 +233,9 @@ async def kill9(ctx: Context) -> Row:
         ready: list[float] = []
         early = 0
         never = 0
-        for _ in range(profile.kill9_kills):
+        for kill in range(profile.kill9_kills):
             worker = deployment.worker(0)
-            if ctx.rng.random() < 0.25:  # during start-up and recovery
+            if kill % 4 == 3:  # every 4th kill: during start-up and recovery
                 early += 1
                 await asyncio.sleep(ctx.rng.uniform(1.0, 8.0))
             else:
