@@ -118,6 +118,9 @@ class _Fit:
     learned: Array
     evidence: Array
     neighbours: Array
+    # Cosine of the intent's and each description's embeddings (0 without an encoder): an
+    # absolute measure of topic, where the log-prior is relative to the other tools.
+    cosine: Array
 
 
 @dataclass
@@ -246,16 +249,19 @@ class Recommender:
         learned, evidence, penalty = associations.scores(
             state.term_tools, words, names, self.association
         )
+        cosine = np.zeros(len(tools))
         if query is None:
             log_fit, neighbours = log_prior + learned, np.zeros(len(tools))
         else:
+            if described.vectors is not None:
+                cosine = (described.vectors @ query).astype(np.float64)
             # Neighbours replace the word model: with both, MetaTool dev top-1 was 2-4 points
             # lower than with neighbours alone. Word counts are still kept (and shown).
             log_fit, neighbours, penalty = self._exemplars.log_fit(
                 state.exemplars, query, names, log_prior, self.exemplar
             )
         floor = self.scoring.description_floor * np.exp(log_prior - log_prior.max() - penalty)
-        return _Fit(log_fit, floor, relevance, learned, evidence, neighbours)
+        return _Fit(log_fit, floor, relevance, learned, evidence, neighbours, cosine)
 
     def _rank(
         self,
@@ -411,6 +417,7 @@ class Recommender:
             "quality": float(perf.quality[j]),
             "cost": float(perf.cost[j]),
             "latency_ms": float(perf.latency_ms[j]),
+            "cosine": float(fit.cosine[i]),
         }
         similar = f", near past intents it served {fit.neighbours[i]:.2f}" if self.encoder else ""
         explanation = (
