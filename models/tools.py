@@ -25,6 +25,10 @@ class ErrorKind(StrEnum):
     # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
     # call was stopped or never started. Says nothing about the tool, so it is not learned.
     CANCELLED = "cancelled"
+    # Not run: a daily budget (or the intent's max_cost) would have been exceeded; or the
+    # budget's owner did not answer in time. Says nothing about the tool: not learned.
+    BUDGET_EXCEEDED = "budget_exceeded"
+    BUDGET_UNAVAILABLE = "budget_unavailable"
 
     @property
     def retryable(self) -> bool:
@@ -53,6 +57,13 @@ class ToolSpec(BaseModel):
     keywords: tuple[str, ...] = Field(default=(), description="Extra words the planner matches.")
     cacheable: bool = Field(
         default=False, description="Results may be served from the Redis cache."
+    )
+    cache_ttl_s: float | None = Field(
+        default=None, ge=0, description="How long a result is kept (None: settings.cache_ttl_s)."
+    )
+    cache_context: tuple[str, ...] = Field(
+        default=(),
+        description="Context fields the result depends on (e.g. 'user'): part of its cache key.",
     )
 
 

@@ -12,6 +12,8 @@ from mcp.types import Tool
 from models.tools import ToolSpec
 from tools.config import ToolOverride
 from tools.conventions import (
+    META_CACHE_CONTEXT,
+    META_CACHE_TTL,
     META_CACHEABLE,
     META_COST_PER_CALL,
     META_KEYWORDS,
@@ -49,6 +51,7 @@ def spec_from_mcp(server: str, tool: Tool) -> ToolSpec:
     """A ToolSpec from one entry of ``tools/list``, reading the ``toolwise/*`` tool metadata."""
     meta: Mapping[str, Any] = tool.meta or {}
     cost = meta.get(META_COST_PER_CALL)
+    ttl = meta.get(META_CACHE_TTL)
     return ToolSpec(
         name=f"{server}.{tool.name}",
         server=server,
@@ -60,6 +63,8 @@ def spec_from_mcp(server: str, tool: Tool) -> ToolSpec:
         patterns=_valid_patterns(server, tool.name, _strings(meta.get(META_PATTERNS))),
         keywords=_strings(meta.get(META_KEYWORDS)),
         cacheable=meta.get(META_CACHEABLE) is True,
+        cache_ttl_s=float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else None,
+        cache_context=_strings(meta.get(META_CACHE_CONTEXT)),
     )
 
 

@@ -61,6 +61,13 @@ class ToolOverride(BaseModel):
     version: str | None = None
     cost_per_call: float | None = Field(default=None, ge=0)
     cacheable: bool | None = None
+    cache_ttl_s: float | None = Field(
+        default=None, ge=0, description="How long its results are cached (default: settings)."
+    )
+    cache_context: tuple[str, ...] | None = Field(
+        default=None,
+        description="Context fields its result depends on, e.g. ['user']: part of the cache key.",
+    )
     patterns: tuple[str, ...] | None = Field(
         default=None, description="Replace the server's patterns."
     )
