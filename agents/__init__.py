@@ -13,4 +13,5 @@ AGENT_MODULES = (
     "agents.learn_from_executions",
     "agents.observe_outcomes",
     "agents.prewarm_sessions",
+    "agents.keep_budgets",
 )

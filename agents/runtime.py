@@ -17,7 +17,8 @@ from agents.plan_builder import Ranker, keyword_ranker
 from agents.planners import Planned, Planner, StepsFn
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
-from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
+from agents.result_cache import Breaker, GuardedCache, RedisResultCache
+from agents.spend_control import SpendControl, start_spend_control
 from agents.step_runner import StepRunner
 from learning import Recommender
 from models import (
@@ -46,7 +47,7 @@ _MIN_CANCELLATION_KEEP_S = 600.0
 class Runtime:
     settings: Settings
     registry: ToolRegistry
-    cache: ResultCache | None
+    cache: GuardedCache | None
     rank: Ranker
     strategy: str
     runner: StepRunner
@@ -58,6 +59,13 @@ class Runtime:
     planner: Planner | None = None  # None: the built-in planner with ``rank``
     cancellations: Cancellations = field(default_factory=Cancellations)
     cancellation_feed: TopicFollower | None = None
+    spend_control: SpendControl | None = None  # budgets and caches (agents.spend_control)
+
+    @property
+    def spend(self) -> SpendControl:
+        if self.spend_control is None:  # nothing counted, nothing cached
+            self.spend_control = SpendControl(self.settings, None, None)
+        return self.spend_control
 
     def tool_version(self, tool: str) -> str:
         spec = self.tools.get(tool)
@@ -74,6 +82,7 @@ class Runtime:
     async def aclose(self) -> None:
         if self.cancellation_feed is not None:
             await self.cancellation_feed.stop()
+        await self.spend.aclose()
         await self.learned.stop()
         await self.registry.aclose()
         if self.cache is not None:
@@ -120,7 +129,7 @@ async def get_runtime(settings: Settings) -> Runtime:
             registry = ToolRegistry.from_config(load_tools_config(settings.tools_config))
             await registry.start()
             log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
-            cache: ResultCache | None = None
+            cache: GuardedCache | None = None
             if settings.redis_url:
                 cache = GuardedCache(
                     RedisResultCache(settings.redis_url, settings.redis_timeout_s),
@@ -191,6 +200,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 planner,
                 cancellations,
                 cancellation_feed,
+                spend_control=await start_spend_control(settings, cache),
             )
             runner.tool_versions = _runtime.tool_version
         return _runtime

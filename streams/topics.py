@@ -84,6 +84,28 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             _big(settings),
         ),
         TopicSpec(
+            "budget-limits",
+            "BudgetLimitSet, keyed by scope; compacted, read whole by every worker.",
+            {"cleanup.policy": "compact", "retention.ms": "-1"},
+            partitions=1,
+        ),
+        TopicSpec(
+            "budget-ledger",
+            "ChargeBudget (reserve | settle), keyed by scope key: one owner per scope.",
+            # Commands matter until their owner has read them; two budget days is ample.
+            {"retention.ms": str(max(2 * settings.budget_window_s, 3600) * 1000)},
+        ),
+        TopicSpec(
+            "budget-decisions",
+            "BudgetDecided, keyed by intent id; every worker reads it (no group).",
+            # A decision is awaited for at most budget_reserve_timeout_s; an hour is ample.
+            {"retention.ms": str(3600 * 1000)},
+        ),
+        TopicSpec(
+            "budget-alerts",
+            "BudgetThresholdReached, keyed by scope: once per scope and budget day.",
+        ),
+        TopicSpec(
             "dead-letters",
             "DeadLettered: bad input with reason, source offset and raw bytes.",
             {"max.message.bytes": str(4 * 8 * settings.max_message_bytes), "retention.ms": "-1"},
@@ -111,6 +133,9 @@ dead_letters_topic = _topic("dead-letters")
 sessions_topic = _topic("sessions")
 progress_topic = _topic("progress")
 cancellations_topic = _topic("cancellations")
+budget_ledger_topic = _topic("budget-ledger")
+budget_decisions_topic = _topic("budget-decisions")
+budget_alerts_topic = _topic("budget-alerts")
 
 # Experiment statistics and session steps join each intent's plan with its step results:
 # both keyed by intent id, so one intent's records meet in one partition.
