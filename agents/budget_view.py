@@ -149,3 +149,20 @@ class SpendIndex:
         seen.discard(GLOBAL)
         named = (seen | set(limits.limited())) - {GLOBAL}
         return [GLOBAL, *sorted(named)]
+
+
+def budget_report(
+    limit_records: Iterable[tuple[str, Any]],
+    spend_records: Iterable[tuple[str, Any]],
+    windows: BudgetWindows,
+    defaults: Mapping[str, float],
+    at: float,
+    scope: str | None = None,
+) -> list[dict[str, Any]]:
+    """``toolwise budget show``: each scope's limit, spent, reserved, remaining and window
+    today (``scope`` alone if given, even with no spend yet)."""
+    index = SpendIndex(windows)
+    tallies = index.tallies(spend_records, at)
+    limits = BudgetLimits(limits_from_records(limit_records), defaults)
+    scopes = [scope] if scope is not None else index.scopes(tallies, limits)
+    return [index.status(s, tallies, limits, at).as_dict() for s in scopes]

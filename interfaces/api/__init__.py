@@ -19,6 +19,7 @@ RESOURCES: tuple[str, ...] = (
     "interfaces.api.tools",
     "interfaces.api.recommend",
     "interfaces.api.stats",
+    "interfaces.api.budgets",
     "interfaces.api.content",
     "interfaces.api.openapi",
 )
