@@ -14,6 +14,7 @@ from agents.spend_rules import (
 )
 from models import (
     IntentCompleted,
+    IntentFailed,
     IntentSubmitted,
     PlanStep,
     StepResult,
@@ -129,3 +130,19 @@ def test_cache_statistics_give_per_tool_hit_rates_and_keep_unsent_counts() -> No
     assert view["tools"]["a.b"]["bytes_stored"] == 120
     assert view["plan_cache"]["misses"] == 1 and view["plan_cache"]["hit_rate"] == 0.0
     assert view["total"]["lookups"] == 4
+
+
+def test_a_plan_refused_at_reservation_fails_with_the_budgets_numbers() -> None:
+    from agents.outcome_assembly import assemble
+    from agents.spend_rules import refused_call
+    from models import PlanCreated, ToolCallRequested
+    from models.budget_scopes import BudgetDenial
+
+    step = PlanStep(step_id="p:0", index=0, tool="a.b")
+    plan = PlanCreated(event_id="p", intent_id="p", steps=[step])
+    request = ToolCallRequested(event_id="r", intent_id="p", call_id="p:0", step=step)
+    denial = BudgetDenial(scope="user:ann", limit=2, spent=1.5, reserved=0.5, remaining=0)
+    outcome = assemble(plan, [refused_call(request, denial, None)], now=0.0)
+    assert isinstance(outcome, IntentFailed) and outcome.error_kind == "budget_exceeded"
+    assert outcome.budget == denial
+    assert outcome.results[0].budget == denial and outcome.results[0].attempts == 0
