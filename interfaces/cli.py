@@ -21,6 +21,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "interfaces.cli_tools",
     "interfaces.cli_budget",
     "interfaces.cli_cache",
+    "interfaces.cli_plan",
 )
 
 

@@ -22,6 +22,9 @@ class ErrorKind(StrEnum):
     # Toolwise itself failed on this call (a bug, or input it could not handle): never retried,
     # the message is dead-lettered with the reason.
     PROCESSING_ERROR = "processing_error"
+    # A call that timed out or lost its connection after it was sent, to a tool that is
+    # neither read-only nor idempotent: it may have had its effect, so it is not run again.
+    OUTCOME_UNKNOWN = "outcome_unknown"
     # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
     # call was stopped or never started. Says nothing about the tool, so it is not learned.
     CANCELLED = "cancelled"
@@ -65,6 +68,34 @@ class ToolSpec(BaseModel):
         default=(),
         description="Context fields the result depends on (e.g. 'user'): part of its cache key.",
     )
+    # MCP tool annotations (``tools/list``), with MCP's defaults for a tool that declares
+    # none: it may change its environment, destructively, not idempotently, and talk to
+    # the open world. The config file may override each (tools/config.py ToolOverride).
+    read_only: bool = Field(
+        default=False, description="MCP readOnlyHint: the tool does not modify its environment."
+    )
+    destructive: bool = Field(
+        default=True, description="MCP destructiveHint: its updates may destroy data."
+    )
+    idempotent: bool = Field(
+        default=False,
+        description="MCP idempotentHint: calling it again with the same arguments has no "
+        "further effect.",
+    )
+    open_world: bool = Field(
+        default=True,
+        description="MCP openWorldHint: it reaches outside entities (the web, other systems).",
+    )
+    auto_select: bool | None = Field(
+        default=None,
+        description="Config: true lets the planner choose the tool without the intent naming "
+        "it whatever its annotations say, false never; unset: by its annotations.",
+    )
+    retry_safe: bool | None = Field(
+        default=None,
+        description="Config: true retries it after a timeout or lost connection even if it is "
+        "not idempotent, false never; unset: retried when read-only or idempotent.",
+    )
 
 
 class CallResult(BaseModel):
@@ -83,3 +114,8 @@ class CallResult(BaseModel):
     cost: float = 0.0
     quality: float | None = Field(default=None, ge=0, le=1)
     latency_ms: float = 0.0
+    sent: bool = Field(
+        default=True,
+        description="False when the call provably never reached the tool (no connection "
+        "could be opened, arguments refused before sending): retrying repeats no effect.",
+    )
