@@ -7,8 +7,9 @@ of three simulated tools with costs (``bench/tools-spend.toml``) and phrased one
 is sent at R intents/s to a real worker on fresh topics, four times: with no cache and budgets
 off, with no cache, with the result cache, and with the result and plan caches. A repeated query
 is a result-cache hit whatever its phrasing; the plan cache answers only a repeat of the very
-same intent. For each: cost per intent, latency submit -> outcome (p50, p95; the worker's own clock, as the outcome
-reports it), the result cache's hit rate over steps and the plan cache's over intents.
+same intent. For each: cost per intent, latency submit -> outcome (p50, p95; the worker's own
+clock, as the outcome reports it), the result cache's hit rate over steps and the plan cache's
+over intents.
 
 Then, on the no-cache worker, the budget's overshoot: a limit of L on one user and 64
 concurrent intents of a tool declared at 0.10 that reports 0.15; the limit admits L / 0.10
