@@ -218,6 +218,18 @@ class BudgetClient:
                     continue  # nothing held, nothing spent: nothing to say
                 self._send_soon(self._command("settle", call, scope, amount, at, key=key))
 
+    def settle_again(self, call: CallCharge, actual: float, at: float) -> None:
+        """Settle a call answered before a redelivery (its worker may have died before it
+        settled): a settlement already read is ignored at every key, so nothing is charged
+        twice, and one that never came releases the reservation. ``at`` picks the day (the
+        plan's time). A global reservation that walked past its first shard is released there
+        only; the later shards' portions stay held until the day ends."""
+        held = {
+            (call.call_id, scope): {scope_key(scope, call.call_id, self.shards): 0.0}
+            for scope in call.scopes
+        }
+        self.settle(Admission(at, held), call, actual)
+
     def _command(
         self,
         action: ChargeAction,

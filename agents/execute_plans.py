@@ -64,6 +64,8 @@ async def _execute(event: Any, plan: PlanCreated) -> None:
     admission = await runtime.spend.admit(plan, unanswered, runtime.tools)
     runs = await asyncio.gather(*(_run_step(r, at, plan, admission) for r in requests))
     results = [completion for completion, _by in runs]
+    again = [(r, c) for r, c in zip(requests, results, strict=True) if r not in unanswered]
+    runtime.spend.settle_answered(plan, again, runtime.tools)  # a settlement may be lost
     earlier = {by for _completion, by in runs}
     first = earlier.pop() if len(earlier) == 1 else None
     if first is not None and _delivered(first):

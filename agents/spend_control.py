@@ -197,6 +197,20 @@ class SpendControl:
             self.budgets.settle(admission, charge, done.cost)
         return done
 
+    def settle_answered(
+        self,
+        plan: PlanCreated,
+        answered: Sequence[tuple[ToolCallRequested, ToolCallCompleted]],
+        tools: Mapping[str, ToolSpec],
+    ) -> None:
+        """Steps of a redelivered plan answered before: settle them again (idempotent), in
+        case the worker that ran them died before its settlements were sent."""
+        if self.budgets is None:
+            return
+        for request, done in answered:
+            (charge,) = self.charges(plan, [request], tools)
+            self.budgets.settle_again(charge, done.cost, plan.occurred_at)
+
     async def _through_cache(
         self,
         request: ToolCallRequested,

@@ -153,3 +153,17 @@ def test_views_read_todays_window_only_and_limits_override_defaults() -> None:
     total = SpendIndex(WINDOWS).status("global", tallies, limits, NOW).as_dict()
     assert (total["spent"], total["reserved"], total["remaining"]) == (1.5, 1.0, 7.5)
     assert parse_window_key('["k", [1.0, 2.0]]') == ("k", 1.0)
+
+
+async def test_settling_again_after_a_redelivery_releases_a_lost_settlement() -> None:
+    keeper = Keeper({"user:ann": 3.0, "global": 8.0})
+    client = keeper.client(shards=4)
+    admitted = await client.reserve([call(1), call(2)])
+    assert admitted.granted
+    client.settle(admitted, call(1), 0.5)  # call 2's settlement was lost with its worker
+    for _ in range(2):  # the plan redelivered twice: both calls settled again
+        client.settle_again(call(1), 0.5, NOW)
+        client.settle_again(call(2), 0.75, NOW)
+    ann, total = client.status("user:ann"), client.status("global")
+    assert (ann.spent, ann.reserved) == (1.25, 0.0)
+    assert (total.spent, total.reserved) == (1.25, 0.0)
