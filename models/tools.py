@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +23,9 @@ class ErrorKind(StrEnum):
     # Toolwise itself failed on this call (a bug, or input it could not handle): never retried,
     # the message is dead-lettered with the reason.
     PROCESSING_ERROR = "processing_error"
+    # Every node that serves the tool is offline or has its circuit open: answered at once
+    # rather than retried, so the step's fallback tools (or the submitter) take over.
+    NO_HEALTHY_NODE = "no_healthy_node"
 
     @property
     def retryable(self) -> bool:
@@ -51,6 +55,12 @@ class ToolSpec(BaseModel):
     cacheable: bool = Field(
         default=False, description="Results may be served from the Redis cache."
     )
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="The tool's default per-attempt timeout, for steps whose intent sets none.",
+    )
 
 
 class CallResult(BaseModel):
@@ -69,3 +79,23 @@ class CallResult(BaseModel):
     cost: float = 0.0
     quality: float | None = Field(default=None, ge=0, le=1)
     latency_ms: float = 0.0
+    node: str = Field(default="", description="The node that answered (tools.mesh), if known.")
+
+
+# A version is what `toolwise/version` or the config gives a tool: short, no '@' or spaces.
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,49}"
+_REF = re.compile(rf"^(?P<name>.+)@(?P<version>{VERSION_PATTERN})$")
+
+
+def tool_ref(name: str, version: str) -> str:
+    """``name@version``: a tool pinned to one of its versions (an intent may name one)."""
+    return f"{name}@{version}"
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``("units.convert", "2")`` for ``"units.convert@2"``, ``("units.convert", None)`` for
+    a bare name."""
+    match = _REF.match(ref)
+    if match is None:
+        return ref, None
+    return match["name"], match["version"]

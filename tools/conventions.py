@@ -7,8 +7,9 @@ Any MCP server can take part; these keys are optional hints:
 * result ``_meta["toolwise/cost"]`` and ``_meta["toolwise/quality"]`` (0..1) report
   what this one call cost and how good its answer was.
 * tool ``_meta["toolwise/patterns"]``, ``["toolwise/keywords"]``,
-  ``["toolwise/version"]``, ``["toolwise/cost_per_call"]``, ``["toolwise/cacheable"]``
-  describe the tool to the planner; the config file may override each.
+  ``["toolwise/version"]``, ``["toolwise/cost_per_call"]``, ``["toolwise/cacheable"]``,
+  ``["toolwise/timeout_s"]`` describe the tool to the planner; the config file may override
+  each.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "META_PATTERNS",
     "META_QUALITY",
     "META_RETRYABLE",
+    "META_TIMEOUT",
     "META_VERSION",
     "tool_error",
     "tool_meta",
@@ -40,6 +42,7 @@ META_KEYWORDS = "toolwise/keywords"
 META_VERSION = "toolwise/version"
 META_COST_PER_CALL = "toolwise/cost_per_call"
 META_CACHEABLE = "toolwise/cacheable"
+META_TIMEOUT = "toolwise/timeout_s"
 
 
 def tool_result(
