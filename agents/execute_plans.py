@@ -142,9 +142,8 @@ async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompl
     if runtime.cache is None or spec is None or not spec.cacheable:
         return None
     # A guarded cache: an outage or a slow Redis reads as a miss (agents.result_cache).
-    output = await runtime.cache.get(
-        cache_key(settings.app_id, spec.name, spec.version, step.arguments)
-    )
+    version = runtime.version_for(step.tool, request.intent_id)  # a canary's, or a pin's
+    output = await runtime.cache.get(cache_key(settings.app_id, spec.name, version, step.arguments))
     if output is None:
         return None
     return ToolCallCompleted(
@@ -169,8 +168,9 @@ async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCall
     arguments = request.step.arguments
     if done.tool != request.step.tool:
         arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)
+    version = runtime.version_for(done.tool, request.intent_id)
     await runtime.cache.put(
-        cache_key(settings.app_id, spec.name, spec.version, arguments),
+        cache_key(settings.app_id, spec.name, version, arguments),
         done.output,
         settings.cache_ttl_s,
     )

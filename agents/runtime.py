@@ -18,6 +18,7 @@ from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
 from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
 from agents.step_runner import StepRunner
+from agents.tool_mesh import ToolMesh, prefer_available, start_mesh
 from learning import Recommender
 from models import ExecutionRecorded, IntentSubmitted, ToolSpec
 from streams.settings import Settings
@@ -46,8 +47,12 @@ class Runtime:
     content: ContentStore | None = None
     claim_check: ClaimCheckPolicy = field(default_factory=ClaimCheckPolicy)
     planner: Planner | None = None  # None: the built-in planner with ``rank``
+    mesh: ToolMesh | None = None  # versions, nodes, health; None: tools as listed at start
 
-    def tool_version(self, tool: str) -> str:
+    def version_for(self, tool: str, intent_id: str) -> str:
+        """The version of ``tool`` (a name or a ``name@version`` pin) this intent's call uses."""
+        if self.mesh is not None:
+            return self.mesh.router.resolve(tool, intent_id)[1]
         spec = self.tools.get(tool)
         return spec.version if spec else "1"
 
@@ -61,6 +66,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.learned.stop()
+        if self.mesh is not None:
+            await self.mesh.aclose()
         await self.registry.aclose()
         if self.cache is not None:
             await self.cache.aclose()
@@ -105,9 +112,10 @@ async def get_runtime(settings: Settings) -> Runtime:
                 else None
             )
             claim_check = ClaimCheckPolicy(settings.content_inline_max_bytes)
-            gateway = ContentGateway(registry.call, content, claim_check)
-            runner = StepRunner(call=gateway, record=record_execution)
-            tools = {spec.name: spec for spec in registry.specs()}  # fixed once listed
+            mesh = await start_mesh(settings, registry)  # the registry, health, failover
+            gateway = ContentGateway(mesh.router.call, content, claim_check)
+            runner = StepRunner(call=gateway, record=record_execution, resolve=mesh.router.resolve)
+            tools = mesh.tools  # live: versions activated and tools registered at run time
             learned = LearnedReplica(
                 settings.bootstrap_servers,
                 changelog_topic_name(),
@@ -121,6 +129,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 rng = np.random.default_rng()
                 rank = learned_ranker(recommender, learned, settings.recommend_top_k, rng)
                 strategy = LEARNED_STRATEGY
+            rank = prefer_available(rank, mesh.router.available)
             planner: Planner | None = None
             if settings.planner_strategy == "llm":  # the learned planner is its fallback
                 planner = llm_planner(
@@ -139,8 +148,8 @@ async def get_runtime(settings: Settings) -> Runtime:
                 content,
                 claim_check,
                 planner,
+                mesh,
             )
-            runner.tool_versions = _runtime.tool_version
         return _runtime
 
 

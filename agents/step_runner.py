@@ -15,10 +15,13 @@ from typing import Any
 
 from models import CallResult, ErrorKind, ExecutionRecorded, ToolCallCompleted, ToolCallRequested
 from models.ids import derived_id
+from models.tools import tool_ref
 
 CallFn = Callable[[str, dict[str, Any], float], Awaitable[CallResult]]
 SleepFn = Callable[[float], Awaitable[None]]
 RecordFn = Callable[[ExecutionRecorded], None]
+# (the tool as a step names it, intent id) -> (tool name, version): tools.mesh's version routing.
+ResolveFn = Callable[[str, str], tuple[str, str]]
 
 # A call the client failed to stop at its own timeout is abandoned this much
 # later; the client normally cancels it on the server first.
@@ -36,6 +39,9 @@ class StepRunner:
     wall_clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.perf_counter
     tool_versions: Callable[[str], str] = lambda _tool: "1"
+    # With a resolver, each attempt calls 'name@version' as it decides (pins, canaries) and
+    # records that version; without, the step's tool as named, version from tool_versions.
+    resolve: ResolveFn | None = None
 
 
 async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCallCompleted:
@@ -52,10 +58,11 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
     for tool, arguments in choices:
         tried.append(tool)
         last_tool = tool
+        name, version, target = _routed(runner, tool, request.intent_id)
         for attempt in range(1, policy.max_attempts + 1):
             started_at = runner.wall_clock()
             t0 = runner.monotonic()
-            last = await _call_bounded(runner, tool, arguments, policy.timeout_s)
+            last = await _call_bounded(runner, target, arguments, policy.timeout_s)
             latency_ms = (runner.monotonic() - t0) * 1000.0
             total_attempts += 1
             total_cost += last.cost
@@ -71,8 +78,8 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     event_id=derived_id(request.call_id, tool, str(attempt)),
                     intent_id=request.intent_id,
                     call_id=request.call_id,
-                    tool=tool,
-                    tool_version=runner.tool_versions(tool),
+                    tool=name,
+                    tool_version=version,
                     attempt=attempt,
                     ok=last.ok,
                     error_kind=last.error_kind,
@@ -86,6 +93,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     strategy=request.strategy,
                     choice_probability=step.choice_probability if tool == step.tool else None,
                     intent_text=request.intent_text,
+                    node=last.node,
                 )
             )
             if last.ok:
@@ -97,6 +105,14 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
             await runner.sleep(backoff)
     assert last is not None  # policy.max_attempts >= 1
     return _completed(request, last_tool, last, total_attempts, total_cost, began, runner, tried)
+
+
+def _routed(runner: StepRunner, tool: str, intent_id: str) -> tuple[str, str, str]:
+    """(name recorded, version recorded, what to call)."""
+    if runner.resolve is None:
+        return tool, runner.tool_versions(tool), tool
+    name, version = runner.resolve(tool, intent_id)
+    return name, version, tool_ref(name, version)
 
 
 async def _call_bounded(

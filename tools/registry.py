@@ -166,6 +166,7 @@ class ToolRegistry:
         self._listed: dict[str, list[ToolSpec]] = {}  # node -> what it listed last
         # Told every (re)listing of a node: (node, its specs). Set by the worker's mesh.
         self.on_listed: Callable[[str, list[ToolSpec]], None] | None = None
+        self.revision = 0  # bumped whenever nodes or listings change: readers cache on it
 
     @classmethod
     def from_config(cls, config: ToolsConfig) -> ToolRegistry:
@@ -249,6 +250,7 @@ class ToolRegistry:
                 if spec.name not in specs:
                     specs[spec.name], node_of[spec.name] = spec, node_id
         self._specs, self._node_of = specs, node_of
+        self.revision += 1
 
     async def relist(self, node_id: str) -> list[ToolSpec]:
         """List one node's tools again (it came back, or said its list changed); raises
@@ -277,6 +279,7 @@ class ToolRegistry:
             raise ValueError(f"node {node.id!r} exists already")
         self._clients[node.id] = client
         self._nodes[node.id] = node
+        self.revision += 1
 
     def record_listing(self, node_id: str, specs: list[ToolSpec]) -> None:
         """What a run-time node serves now (it lists without being asked: generated tools)."""
