@@ -81,7 +81,18 @@ def test_timeouts_count_as_latency_refused_connections_do_not() -> None:
     assert Observation.of(timeout).latency_ms == 2000.0
     assert Observation.of(refused).latency_ms is None
     slow = observe(NodeHealth(), Observation.of(timeout), POLICY)
-    assert slow.status is NodeStatus.DEGRADED and slow.latency_ewma_ms == 2000.0
+    assert slow.status is NodeStatus.DEGRADED and slow.latency_ms == 2000.0
+
+
+def test_fast_probes_do_not_hide_slow_calls() -> None:
+    health = NodeHealth()
+    for at in range(3):
+        health = observe(health, Observation(True, 400.0, float(at)), POLICY)  # calls
+    for at in range(3, 20):
+        health = observe(health, Observation(True, 2.0, float(at), probe=True), POLICY)
+    assert health.status is NodeStatus.DEGRADED
+    assert health.latency_ms == health.latency_ewma_ms and health.latency_ewma_ms > 300
+    assert health.probe_latency_ewma_ms == 2.0
 
 
 def test_health_survives_the_table_as_json() -> None:

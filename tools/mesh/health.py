@@ -7,8 +7,12 @@ executor routes by.
 * OFFLINE after ``offline_after_failures`` consecutive failures (probes or calls that could
   not reach the node, timed out, or were refused as overloaded), and back only after
   ``online_after_successes`` consecutive successes.
-* DEGRADED when the latency EWMA or the failure-rate EWMA passes its threshold, and ONLINE
-  again only once both are below ``recovery_ratio`` of their thresholds.
+* DEGRADED when a latency EWMA or the failure-rate EWMA passes its threshold, and ONLINE
+  again only once all are below ``recovery_ratio`` of their thresholds.
+
+Calls and probes keep separate latency EWMAs: a tool listing and a tool's work take different
+times, and mixing them would make a node's latency depend on how often it is probed. Calls'
+latency is what routing weighs; the probes' stands in until a call has been measured.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Observation:
     latency_ms: float | None
     at: float
     error: str | None = None
+    probe: bool = False  # a health check, not a real call
 
     @classmethod
     def of(cls, probe: NodeProbed) -> Observation:
@@ -44,6 +49,7 @@ class Observation:
             latency_ms=probe.latency_ms if sampled else None,
             at=probe.occurred_at,
             error=None if probe.ok else (probe.error or str(probe.error_kind or "failed")),
+            probe=probe.source == "probe",
         )
 
 
@@ -52,7 +58,8 @@ class NodeHealth:
     """What the node table keeps per node."""
 
     status: NodeStatus = NodeStatus.ONLINE
-    latency_ewma_ms: float | None = None
+    latency_ewma_ms: float | None = None  # of calls
+    probe_latency_ewma_ms: float | None = None  # of probes
     failure_rate: float = 0.0
     consecutive_failures: int = 0
     consecutive_successes: int = 0
@@ -61,6 +68,13 @@ class NodeHealth:
     last_ok_at: float | None = None
     updated_at: float = 0.0
     reason: str = ""
+
+    @property
+    def latency_ms(self) -> float | None:
+        """What a call to the node takes: the calls' EWMA, else the probes'."""
+        return (
+            self.latency_ewma_ms if self.latency_ewma_ms is not None else self.probe_latency_ewma_ms
+        )
 
     def to_record(self) -> dict[str, Any]:
         return {**asdict(self), "status": self.status.value}
@@ -81,16 +95,16 @@ def observe(health: NodeHealth, seen: Observation, policy: MeshPolicy) -> NodeHe
     rate = health.failure_rate + policy.failure_alpha * (
         (0.0 if seen.ok else 1.0) - health.failure_rate
     )
-    latency = health.latency_ewma_ms
+    calls, probes = health.latency_ewma_ms, health.probe_latency_ewma_ms
     if seen.latency_ms is not None:
-        latency = (
-            seen.latency_ms
-            if latency is None
-            else latency + policy.latency_alpha * (seen.latency_ms - latency)
-        )
+        if seen.probe:
+            probes = _ewma(probes, seen.latency_ms, policy.latency_alpha)
+        else:
+            calls = _ewma(calls, seen.latency_ms, policy.latency_alpha)
     after = replace(
         health,
-        latency_ewma_ms=latency,
+        latency_ewma_ms=calls,
+        probe_latency_ewma_ms=probes,
         failure_rate=rate,
         consecutive_failures=failures,
         consecutive_successes=successes,
@@ -111,8 +125,12 @@ def observe(health: NodeHealth, seen: Observation, policy: MeshPolicy) -> NodeHe
     return _judged(after, health.status, policy, "")
 
 
+def _ewma(current: float | None, sample: float, alpha: float) -> float:
+    return sample if current is None else current + alpha * (sample - current)
+
+
 def _judged(health: NodeHealth, current: NodeStatus, policy: MeshPolicy, why: str) -> NodeHealth:
-    latency = health.latency_ewma_ms or 0.0
+    latency = max(health.latency_ewma_ms or 0.0, health.probe_latency_ewma_ms or 0.0)
     slow = latency > policy.degraded_latency_ms
     failing = health.failure_rate > policy.degraded_failure_rate
     if slow or failing:

@@ -118,6 +118,7 @@ class MeshRouter:
             return NodeHealth(
                 status=NodeStatus.ONLINE,
                 latency_ewma_ms=local.latency_ewma_ms,
+                probe_latency_ewma_ms=local.probe_latency_ewma_ms,
                 updated_at=local.updated_at,
             )
         return local
@@ -129,7 +130,7 @@ class MeshRouter:
             if not self.breaker(node).allows(now):
                 continue
             health = self.node_health(node)
-            choices.append(NodeChoice(node, health.status, health.latency_ewma_ms))
+            choices.append(NodeChoice(node, health.status, health.latency_ms))
         return choices
 
     def _serving(self, name: str, version: str) -> list[str]:
