@@ -27,9 +27,10 @@ BENCH_ARGS ?=
 # Debian packages the services, the sandbox of generated tools and the tests need:
 # program=package. The sandbox runs bubblewrap and, inside it, the system's /usr/bin/python3
 # (tools/sandbox/); npx runs the reference MCP "everything" server in
-# tests/integration/test_mcp_everything.py.
+# tests/integration/test_mcp_everything.py; chromium shows the dashboard to Playwright in
+# tests/integration/test_interfaces.py.
 SYSTEM_PROGRAMS := redis-server=redis-server kcat=kcat java=openjdk-17-jre-headless mvn=maven \
-	bwrap=bubblewrap /usr/bin/python3=python3 npx=npm
+	bwrap=bubblewrap /usr/bin/python3=python3 npx=npm chromium=chromium
 
 .PHONY: help install install-system services status stop demo test bench lint
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.cancellation import CancellationPolicy, Cancellations
 from agents.content_exchange import ClaimCheckPolicy, ContentGateway, check_in_intent
 from agents.content_store import ContentStore, RedisContentStore
 from agents.llm_planner import llm_planner
@@ -20,9 +21,16 @@ from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultC
 from agents.step_runner import StepRunner
 from agents.tool_mesh import ToolMesh, prefer_available, start_mesh
 from learning import Recommender
-from models import ExecutionRecorded, IntentSubmitted, ToolSpec
+from models import (
+    CancellationRequested,
+    ExecutionRecorded,
+    IntentSubmitted,
+    ToolCallProgressed,
+    ToolSpec,
+)
+from streams.follower import OnRecord, Record, TopicFollower
 from streams.settings import Settings
-from streams.topics import executions_topic
+from streams.topics import executions_topic, progress_topic
 from tables.learned_replica import LearnedReplica
 from tables.learning import changelog_topic_name
 from tools.config import load_tools_config
@@ -31,6 +39,8 @@ from tools.registry import ToolRegistry
 log = logging.getLogger(__name__)
 
 KEYWORD_STRATEGY = "builtin-keyword"
+# Even with state_retention_s=0, a cancellation must outlive the intent's plan in flight.
+_MIN_CANCELLATION_KEEP_S = 600.0
 
 
 @dataclass
@@ -47,6 +57,8 @@ class Runtime:
     content: ContentStore | None = None
     claim_check: ClaimCheckPolicy = field(default_factory=ClaimCheckPolicy)
     planner: Planner | None = None  # None: the built-in planner with ``rank``
+    cancellations: Cancellations = field(default_factory=Cancellations)
+    cancellation_feed: TopicFollower | None = None
     mesh: ToolMesh | None = None  # versions, nodes, health; None: tools as listed at start
 
     def version_for(self, tool: str, intent_id: str) -> str:
@@ -65,6 +77,8 @@ class Runtime:
         return await self.planner.plan(intent, builtin)
 
     async def aclose(self) -> None:
+        if self.cancellation_feed is not None:
+            await self.cancellation_feed.stop()
         await self.learned.stop()
         if self.mesh is not None:
             await self.mesh.aclose()
@@ -80,6 +94,25 @@ class Runtime:
 def record_execution(record: ExecutionRecorded) -> None:
     # send_soon only buffers: recording never waits on Kafka in the call path.
     executions_topic.send_soon(key=record.tool.encode(), value=record.to_bytes())
+
+
+def record_progress(event: ToolCallProgressed) -> None:
+    progress_topic.send_soon(key=event.intent_id.encode(), value=event.to_bytes())
+
+
+def follow_cancellations(cancellations: Cancellations) -> OnRecord:
+    """What to do with each record of the cancellations topic: stop the intent's calls."""
+
+    def on_record(record: Record) -> None:
+        try:
+            request = CancellationRequested.model_validate_json(record.value or b"")
+        except ValueError as exc:
+            log.warning("ignoring an unreadable cancellation at offset %d: %s", record.offset, exc)
+            return
+        stopped = cancellations.cancel(request.intent_id, request.reason)
+        log.info("intent %s cancelled (%d running calls stopped)", request.intent_id, stopped)
+
+    return on_record
 
 
 _runtime: Runtime | None = None
@@ -114,7 +147,25 @@ async def get_runtime(settings: Settings) -> Runtime:
             claim_check = ClaimCheckPolicy(settings.content_inline_max_bytes)
             mesh = await start_mesh(settings, registry)  # the registry, health, failover
             gateway = ContentGateway(mesh.router.call, content, claim_check)
-            runner = StepRunner(call=gateway, record=record_execution, resolve=mesh.router.resolve)
+            cancellations = Cancellations(
+                CancellationPolicy(keep_s=max(settings.state_retention_s, _MIN_CANCELLATION_KEEP_S))
+            )
+            runner = StepRunner(
+                call=gateway,
+                record=record_execution,
+                progress=record_progress,
+                progress_interval_s=settings.progress_interval_s,
+                cancellations=cancellations,
+                resolve=mesh.router.resolve,
+            )
+            cancellation_feed = TopicFollower(
+                settings.bootstrap_servers,
+                [settings.topic_name("cancellations")],
+                follow_cancellations(cancellations),
+                lookback_s=cancellations.policy.keep_s,
+                name="cancellations",
+            )
+            await cancellation_feed.start()
             tools = mesh.tools  # live: versions activated and tools registered at run time
             learned = LearnedReplica(
                 settings.bootstrap_servers,
@@ -148,6 +199,8 @@ async def get_runtime(settings: Settings) -> Runtime:
                 content,
                 claim_check,
                 planner,
+                cancellations,
+                cancellation_feed,
                 mesh,
             )
         return _runtime

@@ -13,13 +13,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import CallResult, ErrorKind, ExecutionRecorded, ToolCallCompleted, ToolCallRequested
+from agents.cancellation import Cancellations, cancelled_result
+from models import (
+    CallResult,
+    ErrorKind,
+    ExecutionRecorded,
+    ToolCallCompleted,
+    ToolCallProgressed,
+    ToolCallRequested,
+)
 from models.ids import derived_id
 from models.tools import tool_ref
+from tools.progress import ProgressFn, reporting_to
 
 CallFn = Callable[[str, dict[str, Any], float], Awaitable[CallResult]]
 SleepFn = Callable[[float], Awaitable[None]]
 RecordFn = Callable[[ExecutionRecorded], None]
+ProgressSink = Callable[[ToolCallProgressed], None]
 # (the tool as a step names it, intent id) -> (tool name, version): tools.mesh's version routing.
 ResolveFn = Callable[[str, str], tuple[str, str]]
 
@@ -42,6 +52,29 @@ class StepRunner:
     # With a resolver, each attempt calls 'name@version' as it decides (pins, canaries) and
     # records that version; without, the step's tool as named, version from tool_versions.
     resolve: ResolveFn | None = None
+    # Where a tool's progress notifications go (None: not asked for), and how often at most.
+    progress: ProgressSink | None = None
+    progress_interval_s: float = 0.25
+    # Cancelled intents: their calls are stopped or not started (None: nothing is cancelled).
+    cancellations: Cancellations | None = None
+
+
+class ProgressThrottle:
+    """Admits a call's progress notifications at most every ``interval_s``; the first one and
+    the one that reaches the total always pass, so a watcher sees the call start and end."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float]) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last: float | None = None
+
+    def admit(self, done: float, total: float | None) -> bool:
+        now = self._clock()
+        final = total is not None and done >= total
+        if self._last is not None and not final and now - self._last < self._interval_s:
+            return False
+        self._last = now
+        return True
 
 
 async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCallCompleted:
@@ -62,7 +95,12 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
         for attempt in range(1, policy.max_attempts + 1):
             started_at = runner.wall_clock()
             t0 = runner.monotonic()
-            last = await _call_bounded(runner, target, arguments, policy.timeout_s)
+            cancelled = _cancellation(runner, request.intent_id)
+            if cancelled is not None:  # not started, so no attempt to record
+                return _completed(
+                    request, tool, cancelled, total_attempts, total_cost, began, runner, tried
+                )
+            last = await _call_bounded(runner, request, tool, target, attempt, arguments)
             latency_ms = (runner.monotonic() - t0) * 1000.0
             total_attempts += 1
             total_cost += last.cost
@@ -96,7 +134,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     node=last.node,
                 )
             )
-            if last.ok:
+            if last.ok or last.error_kind is ErrorKind.CANCELLED:  # no retry, no fallback
                 return _completed(
                     request, tool, last, total_attempts, total_cost, began, runner, tried
                 )
@@ -115,19 +153,64 @@ def _routed(runner: StepRunner, tool: str, intent_id: str) -> tuple[str, str, st
     return name, version, tool_ref(name, version)
 
 
+def _cancellation(runner: StepRunner, intent_id: str) -> CallResult | None:
+    if runner.cancellations is None:
+        return None
+    reason = runner.cancellations.reason(intent_id)
+    return None if reason is None else cancelled_result(reason)
+
+
 async def _call_bounded(
-    runner: StepRunner, tool: str, arguments: dict[str, Any], timeout_s: float
+    runner: StepRunner,
+    request: ToolCallRequested,
+    tool: str,
+    target: str,
+    attempt: int,
+    arguments: dict[str, Any],
 ) -> CallResult:
-    try:
-        return await asyncio.wait_for(
-            runner.call(tool, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
-        )
-    except TimeoutError:
-        return CallResult(
-            ok=False,
-            error_kind=ErrorKind.TIMEOUT,
-            error=f"{tool} did not answer within {timeout_s:g} s",
-        )
+    timeout_s = request.step.policy.timeout_s
+
+    async def call() -> CallResult:
+        try:
+            return await asyncio.wait_for(
+                runner.call(target, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
+            )
+        except TimeoutError:
+            return CallResult(
+                ok=False,
+                error_kind=ErrorKind.TIMEOUT,
+                error=f"{tool} did not answer within {timeout_s:g} s",
+            )
+
+    with reporting_to(_progress_reporter(runner, request, tool, attempt)):
+        if runner.cancellations is None:
+            return await call()
+        return await runner.cancellations.call(request.intent_id, call)
+
+
+def _progress_reporter(
+    runner: StepRunner, request: ToolCallRequested, tool: str, attempt: int
+) -> ProgressFn | None:
+    sink = runner.progress
+    if sink is None:
+        return None
+    throttle = ProgressThrottle(runner.progress_interval_s, runner.monotonic)
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        if throttle.admit(progress, total):
+            sink(
+                ToolCallProgressed(
+                    intent_id=request.intent_id,
+                    call_id=request.call_id,
+                    tool=tool,
+                    attempt=attempt,
+                    progress=progress,
+                    total=total,
+                    message=message[:1000] if message else None,
+                )
+            )
+
+    return report
 
 
 def _completed(

@@ -18,6 +18,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "interfaces.cli_sandbox",
     "interfaces.cli_content",
     "interfaces.cli_experiments",
+    "interfaces.cli_tools",
 )
 
 
@@ -175,15 +176,16 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     intent = IntentSubmitted(**fields)
 
     async def go() -> int:
-        async with ToolwiseClient(settings) as client:
+        async with ToolwiseClient(settings, progress=not args.no_wait) as client:
             await client.submit(intent)
             print(f"submitted {intent.intent_id}", file=sys.stderr)
             if args.no_wait:
                 return 0
             try:
-                outcome = (await client.wait_for([intent.intent_id], args.timeout))[
-                    intent.intent_id
-                ]
+                outcomes = await client.wait_for(
+                    [intent.intent_id], args.timeout, on_progress=_print_progress
+                )
+                outcome = outcomes[intent.intent_id]
             except OutcomeTimeout as exc:
                 print(exc, file=sys.stderr)
                 return 1
@@ -191,6 +193,12 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
             return 0 if outcome.type == "IntentCompleted" else 1
 
     return asyncio.run(go())
+
+
+def _print_progress(event: Any) -> None:
+    total = f"/{event.total:g}" if event.total is not None else ""
+    note = f" {event.message}" if event.message else ""
+    print(f"  {event.tool}: {event.progress:g}{total}{note}", file=sys.stderr)
 
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,121 +1,129 @@
-"""The worker's web port: /dashboard, /api/stats, /api/recommend, /api/content/REF."""
+"""/dashboard: one page, live over server-sent events (/dashboard/events), no CDN.
+
+The page draws its charts as SVG itself. Each event is a whole snapshot: the charts' series,
+the tools' leaderboard from the learned state, recent dead letters, the live tail of intents,
+and this worker's health. A snapshot goes out within ``_TICK_S`` of any record the feed reads,
+and at least every ``_IDLE_S`` (the charts move on while nothing happens).
+"""
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from agents.content_store import ContentMissing, ContentStoreUnavailable
-from agents.ranking import recommendations_view
-from agents.runtime import get_runtime
-from interfaces import web_errors
-from interfaces.livestats import LiveStats
-from interfaces.web_errors import BadRequest, float_param, int_param
-from models import DeadLettered, Event, ExecutionRecorded, IntentCompleted, IntentFailed
-from models.content import ContentError, sha256_of_reference
-from streams.app import app, settings
-from streams.topics import dead_letters_topic, executions_topic, outcomes_topic
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
-log = logging.getLogger(__name__)
-stats = LiveStats()
-web_errors.install(app)
+from interfaces.api.tools import leaderboard, tools_view
+from interfaces.metrics import consumer_lag
+from interfaces.outcome_view import output_text
+from interfaces.watch import IntentRecord
+from interfaces.webcontext import WebContext, web_context
 
-_watched = app.topic(
-    outcomes_topic.get_topic_name(),
-    dead_letters_topic.get_topic_name(),
-    executions_topic.get_topic_name(),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
-
-
-@app.agent(_watched, name="watch-streams")
-async def watch_streams(stream: Any) -> None:
-    outcomes = outcomes_topic.get_topic_name()
-    models: dict[str, type[Event]] = {
-        outcomes: IntentCompleted,
-        dead_letters_topic.get_topic_name(): DeadLettered,
-        executions_topic.get_topic_name(): ExecutionRecorded,
-    }
-    async for event in stream.events():
-        topic = event.message.topic
-        model = models[topic]
-        if topic == outcomes and b'"IntentFailed"' in (event.value or b""):
-            model = IntentFailed
-        try:
-            value = model.model_validate_json(event.value)
-        except ValueError:
-            continue  # the dashboard only watches; producers own validation
-        try:
-            if isinstance(value, IntentCompleted | IntentFailed):
-                stats.on_outcome(value, time.time())
-            elif isinstance(value, DeadLettered):
-                stats.on_dead_letter(value)
-            elif isinstance(value, ExecutionRecorded):
-                stats.on_execution(value)
-        except Exception:  # an observer's bug must not stop the worker
-            log.exception("the dashboard could not count %s", topic)
-
-
-@app.page("/api/stats")
-async def api_stats(web: Any, request: Any) -> Any:
-    return web.json(stats.snapshot(time.time()))
-
-
-@app.page("/api/recommend")
-async def api_recommend(web: Any, request: Any) -> Any:
-    """?text=...&explore=0|1&generation=N&top_k=K&at=UNIX_S&context.<name>=<value>"""
-    query = request.query
-    text = query.get("text", "")
-    if not text:
-        raise BadRequest("missing ?text=: the intent text to rank tools for")
-    runtime = await get_runtime(settings)
-    context = {k[len("context.") :]: v for k, v in query.items() if k.startswith("context.")}
-    generation = int_param(query, "generation")
-    view = recommendations_view(
-        runtime.recommender,
-        runtime.learned,
-        list(runtime.tools.values()),
-        text,
-        context,
-        generation=generation,
-        explore=query.get("explore", "0") == "1",
-        top_k=int_param(query, "top_k", 10) or 10,
-        at=float_param(query, "at"),
-    )
-    return web.json(view)
-
-
-@app.page("/api/content/{ref}")
-async def api_content(web: Any, request: Any, ref: str) -> Any:
-    """The bytes of a content reference ('toolwise-content:sha256:<hex>' or the sha256)."""
-    try:
-        sha256 = sha256_of_reference(ref)
-    except ContentError as exc:
-        raise BadRequest(str(exc)) from None
-    runtime = await get_runtime(settings)
-    if runtime.content is None:
-        return _error(web, 503, "no content store configured (TOOLWISE_REDIS_URL)")
-    try:
-        stored = await runtime.content.get(sha256)
-    except ContentStoreUnavailable as exc:
-        return _error(web, 503, str(exc))
-    except ContentMissing as exc:
-        return _error(web, 404, str(exc))
-    return web.bytes(stored.data, content_type=stored.mime_type)
-
-
-def _error(web: Any, status: int, message: str) -> Any:
-    return web.json({"error": message, "status": status}, status=status)
-
-
-@app.page("/dashboard")
-async def dashboard(web: Any, request: Any) -> Any:
-    return web.html(_PAGE)
-
+# A quarter second: "within a second of events" with room to spare, and at most four
+# snapshots a second per open page however busy the topics are.
+_TICK_S = 0.25
+_IDLE_S = 2.0
+_TAIL = 25
 
 _PAGE = (Path(__file__).with_name("dashboard.html")).read_text()
+
+
+async def page(request: Request) -> Response:
+    return HTMLResponse(_PAGE)
+
+
+async def events(request: Request) -> Response:
+    context = web_context(request)
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        seen = -1
+        sent_at = 0.0
+        while True:
+            version = context.feed.version if context.feed is not None else 0
+            now = time.monotonic()
+            if version != seen or now - sent_at >= _IDLE_S:
+                seen, sent_at = version, now
+                yield {"event": "snapshot", "data": json.dumps(await snapshot(context))}
+            await asyncio.sleep(_TICK_S)
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+async def snapshot(context: WebContext) -> dict[str, Any]:
+    from streams.app import app, loop_monitor
+
+    now = time.time()
+    view = context.stats.snapshot(now)
+    runtime = await context.runtime()
+    rows = tools_view(list(runtime.tools.values()), runtime.learned.state())
+    lag = loop_monitor.lag
+    return {
+        **view,
+        "now": now,
+        "leaderboard": leaderboard(rows),
+        "tools_registered": len(rows),
+        "tail": [_tail_row(record) for record in context.watch.recent(_TAIL)],
+        "health": {
+            "loop_lag_ms": round(lag.last_lag_s * 1000, 1),
+            "loop_lag_max_ms": round(lag.max_lag_s * 1000, 1),
+            "loop_stalls": lag.stalls,
+            "consumer_lag": consumer_lag(app),
+            "feed_records": context.feed.version if context.feed is not None else 0,
+            "intents_held": len(context.watch),
+        },
+        "budgets": None,  # filled in once budgets exist
+    }
+
+
+def _tail_row(record: IntentRecord) -> dict[str, Any]:
+    text = ""
+    if record.intent is not None:
+        text = record.intent["text"]
+    elif record.plan is not None:
+        text = record.plan.get("intent_text", "")
+    tools: list[str] = []
+    if record.plan is not None:
+        tools = [step["tool"] for step in record.plan["steps"]]
+    detail = ""
+    latency = None
+    outcome = record.outcome
+    if outcome is not None:
+        latency = round(outcome.get("latency_ms", 0.0), 1) or None  # 0: never planned
+        if outcome["type"] == "IntentFailed":
+            detail = outcome["reason"]
+        else:
+            detail = "; ".join(output_text(r["output"]) for r in outcome["results"])
+        tools = [r["tool"] for r in outcome["results"]] or tools
+    progress = None
+    if record.progress and outcome is None:
+        latest = max(record.progress.values(), key=lambda p: p["occurred_at"])
+        total = latest.get("total")
+        progress = {
+            "tool": latest["tool"],
+            "fraction": latest["progress"] / total if total else None,
+            "message": latest.get("message") or "",
+        }
+    return {
+        "intent_id": record.intent_id,
+        "text": text[:160],
+        "status": record.status(),
+        "tools": tools,
+        "latency_ms": latency,
+        "progress": progress,
+        "detail": detail[:200],
+        "at": record.first_seen,
+    }
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/dashboard", page, methods=["GET"]),
+        Route("/dashboard/events", events, methods=["GET"]),
+    ]

@@ -169,7 +169,8 @@ async def _print_dead_letters(settings: Settings) -> None:
 
 def _print_dashboard(settings: Settings) -> None:
     url = f"http://127.0.0.1:{settings.web_port}"
-    print(f"\ndashboard: {url}/dashboard   stats API: {url}/api/stats")
+    print(f"\ndashboard: {url}/dashboard   API: {url}/api/openapi.json   metrics: {url}/metrics")
+    print(f"MCP: {url}/mcp   A2A card: {url}/.well-known/agent-card.json")
     try:
         with urllib.request.urlopen(f"{url}/api/stats", timeout=5) as response:
             stats = json.load(response)

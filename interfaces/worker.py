@@ -9,9 +9,12 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from interfaces.web import WebServer
 
 
 def _exit_after(timeout_s: float) -> None:
@@ -60,8 +63,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         raise SystemExit(2) from None
     settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust will not create parents
 
-    if settings.web_enabled:
-        import interfaces.dashboard  # noqa: F401  (registers the web pages and their feed)
+    web = _web_server(settings) if settings.web_enabled else None
     from agents.runtime import close_runtime, get_runtime
     from streams import faust_patches
     from streams.app import app, ledger, loop_monitor
@@ -85,6 +87,13 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, app, sys.stderr)
 
+    if web is not None:
+
+        @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+        async def _serve_web() -> None:
+            # /api, /mcp, A2A, /metrics and /dashboard on the worker's own loop.
+            await web.serve()
+
     def _stopping() -> None:
         # A clean stop: Faust lets the records in flight finish and commits what it can.
         # Whatever hangs (a tool call that takes minutes; one SIGTERM in ten waited 6 minutes
@@ -98,13 +107,34 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if web is not None:
+            await web.stop()
         if settings.learning_enabled:
             from agents.learn_from_executions import flush_pending
 
             await flush_pending()
         await close_runtime()
 
-    sys.argv = ["toolwise", "worker", "--loglevel", loglevel]
-    if not settings.web_enabled:
-        sys.argv.append("--without-web")
+    # Faust's own web server is off (streams/app.py): the worker serves interfaces.web.
+    sys.argv = ["toolwise", "worker", "--loglevel", loglevel, "--without-web"]
     app.main()
+
+
+def _web_server(settings: Settings) -> WebServer:
+    """The web port, bound now: a port in use stops the worker before anything starts."""
+    from interfaces.web import PortInUse, WebServer, bind, build_app, worker_context
+    from streams.topics import cancellations_topic, intents_topic
+
+    try:
+        sock = bind(settings)
+    except PortInUse as exc:
+        print(f"toolwise worker: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    topics = {"intents": intents_topic, "cancellations": cancellations_topic}
+
+    async def publish(suffix: str, key: bytes, value: bytes) -> None:
+        # Awaited until the broker has it: an intent answered 202 is on the topic.
+        delivered = await topics[suffix].send(key=key, value=value)
+        await delivered
+
+    return WebServer(build_app(worker_context(settings, publish)), sock)

@@ -15,6 +15,7 @@ from learning.posterior import PosteriorConfig
 from learning.state import LearningState, Record, context_score_key, metrics_key
 from models.events import ExecutionRecorded
 from models.planning import PLANNER_TOOL
+from models.tools import ErrorKind
 
 T = TypeVar("T")
 
@@ -41,6 +42,8 @@ def update(
     record twice counts it twice.
     """
     posterior = config or PosteriorConfig()
+    # A call its submitter cancelled was stopped by Toolwise, not failed by the tool.
+    records = [r for r in records if r.error_kind is not ErrorKind.CANCELLED]
     metrics: dict[str, Record] = {}
     scores: dict[str, Record] = {}
     for record in records:

@@ -13,6 +13,7 @@ from models.events import (
     ANY_EVENT,
     EVENT_TYPES,
     SCHEMA_VERSION,
+    CancellationRequested,
     DeadLettered,
     Event,
     ExecutionRecorded,
@@ -26,6 +27,7 @@ from models.events import (
     PlanStep,
     StepResult,
     ToolCallCompleted,
+    ToolCallProgressed,
     ToolCallRequested,
 )
 from models.planning import PlanningRecord
@@ -37,6 +39,7 @@ __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
     "CallResult",
+    "CancellationRequested",
     "ContentError",
     "ContentPart",
     "ContentRef",
@@ -60,6 +63,7 @@ __all__ = [
     "RetryPolicy",
     "StepResult",
     "ToolCallCompleted",
+    "ToolCallProgressed",
     "ToolCallRequested",
     "ToolSpec",
 ]

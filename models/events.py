@@ -216,6 +216,31 @@ class ExecutionRecorded(Event):
     node: str = Field(default="", description="The node (MCP endpoint) the attempt went to.")
 
 
+class ToolCallProgressed(Event):
+    """A tool's MCP progress notification during one attempt of a call (throttled)."""
+
+    type: Literal["ToolCallProgressed"] = "ToolCallProgressed"
+    intent_id: str
+    call_id: str
+    tool: str
+    attempt: int = Field(default=1, ge=1)
+    progress: float = Field(description="What the tool reported; grows with each notification.")
+    total: float | None = Field(default=None, description="The total, when the tool knows it.")
+    message: str | None = Field(default=None, max_length=1000)
+
+
+class CancellationRequested(Event):
+    """The submitter no longer wants an intent: calls not yet started are skipped, running
+    ones are stopped, and the intent is answered ``IntentFailed(error_kind="cancelled")``."""
+
+    type: Literal["CancellationRequested"] = "CancellationRequested"
+    intent_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="cancelled by the submitter", max_length=1000)
+    requested_by: str = Field(
+        default="", max_length=200, description="Who asked, e.g. 'a2a', 'api'."
+    )
+
+
 class DeadLettered(Event):
     """A message Toolwise could not use, with why and where it came from."""
 
@@ -278,6 +303,8 @@ AnyEvent = Annotated[
     | IntentCompleted
     | IntentFailed
     | ExecutionRecorded
+    | ToolCallProgressed
+    | CancellationRequested
     | DeadLettered
     | GeneratedToolSubmitted
     | GeneratedToolJudged,
@@ -293,6 +320,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     IntentCompleted,
     IntentFailed,
     ExecutionRecorded,
+    ToolCallProgressed,
+    CancellationRequested,
     DeadLettered,
     GeneratedToolSubmitted,
     GeneratedToolJudged,

@@ -26,6 +26,9 @@ class ErrorKind(StrEnum):
     # Every node that serves the tool is offline or has its circuit open: answered at once
     # rather than retried, so the step's fallback tools (or the submitter) take over.
     NO_HEALTHY_NODE = "no_healthy_node"
+    # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
+    # call was stopped or never started. Says nothing about the tool, so it is not learned.
+    CANCELLED = "cancelled"
 
     @property
     def retryable(self) -> bool:

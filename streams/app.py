@@ -30,13 +30,10 @@ app = faust.App(
     # Toolwise creates its own topics with the right partitions and configs
     # (streams.topics.ensure_topics); Faust still declares its changelogs.
     topic_allow_declare=True,
-    web_enabled=settings.web_enabled,
-    web_port=settings.web_port,
-    web_bind="127.0.0.1",
-    # Faust's own /table/<name>/<key>/ served any stored plan or result to anyone who could
-    # reach the port, and /router/<topic>/ answered 500: neither is Toolwise's API.
-    web_tables_enabled=False,
-    web_router_enabled=False,
+    # Faust's own aiohttp server stays off: the worker serves one ASGI app of its own on
+    # settings.web_port (interfaces/web.py), since the MCP and A2A SDKs' servers are ASGI.
+    # (Faust's /table/<name>/<key>/ also served any stored plan to anyone on the port.)
+    web_enabled=False,
     producer_max_request_size=_MAX_REQUEST_BYTES,
     consumer_max_fetch_size=_MAX_REQUEST_BYTES,
     # Commit often: a restarted worker then re-reads little, and every

@@ -5,6 +5,7 @@ No other module reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -51,8 +52,49 @@ class Settings(BaseSettings):
     datadir: Path = Field(
         default=_PACKAGE_ROOT / ".toolwise" / "data", description="Faust's data dir."
     )
-    web_port: int = Field(default=6066, description="Faust web server port (dashboard and API).")
+    web_port: int = Field(
+        default=6066, description="The worker's web port: /mcp, A2A, /api, /metrics, /dashboard."
+    )
     web_enabled: bool = True
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Address the web port binds; anything but loopback needs web_token.",
+    )
+    web_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every request to the web port must carry "
+        "(Authorization: Bearer <token>); required when web_host is not loopback.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Where clients reach this worker's web port, e.g. https://toolwise.example "
+        "(the A2A card names it); default http://<web_host>:<web_port>.",
+    )
+    interface_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest an MCP tool call, an A2A task or POST /api/intents?wait= waits for "
+        "the intent's outcome; the intent itself goes on (GET /api/intents/<id>).",
+    )
+    feed_lookback_s: float = Field(
+        # Ten minutes: the dashboard's charts cover that much, so a restarted worker shows them
+        # full at once; reading back ten minutes of a busy deployment takes seconds.
+        default=600.0,
+        ge=0,
+        description="At start, the web port's view of the topics reads back this far.",
+    )
+    intent_index_size: int = Field(
+        default=2000,
+        ge=10,
+        description="Recent intents whose plan, attempts and outcome GET /api/intents/<id> "
+        "answers from memory.",
+    )
+    progress_interval_s: float = Field(
+        default=0.25,
+        ge=0,
+        description="A tool call's progress notifications are published at most this often "
+        "(the first and the last always).",
+    )
     executor_concurrency: int = Field(
         default=16, ge=1, description="Tool calls in flight per worker."
     )
@@ -221,6 +263,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _open_web_port_has_a_token(self) -> Settings:
+        if self.web_enabled and not is_loopback(self.web_host) and self.web_token is None:
+            raise ValueError(
+                f"TOOLWISE_WEB_HOST={self.web_host} exposes the web port (intents, tools, "
+                "metrics) beyond this machine: set TOOLWISE_WEB_TOKEN to a secret that clients "
+                "send as 'Authorization: Bearer <token>', or bind 127.0.0.1"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _inline_content_fits_a_message(self) -> Settings:
         # Inline parts travel as base64 (4/3 larger) inside events of at most
         # max_message_bytes; half of it leaves room for the event around them.
@@ -240,6 +292,16 @@ class Settings(BaseSettings):
 
     def topic_name(self, suffix: str) -> str:
         return f"{self.topic_prefix}-{suffix}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

@@ -55,6 +55,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"retention.ms": str(settings.executions_retention_ms), "retention.bytes": "-1"},
         ),
         TopicSpec(
+            "progress",
+            "ToolCallProgressed, keyed by intent id: tools' progress notifications, throttled.",
+            # Progress matters while an intent runs: an hour covers any wait an interface allows.
+            {"retention.ms": str(3600 * 1000)},
+        ),
+        TopicSpec(
+            "cancellations",
+            "CancellationRequested, keyed by intent id; every worker reads all of it.",
+            # As long as a worker may still be handed the intent (state_retention_s, 1 h).
+            {"retention.ms": str(int(settings.state_retention_s * 1000) or 3600 * 1000)},
+        ),
+        TopicSpec(
             "learning-control",
             "Which learned-state generation planners use (key 'active'); compacted.",
             {"cleanup.policy": "compact", "retention.ms": "-1"},
@@ -125,6 +137,8 @@ registry_topic = app.topic(
     value_serializer="raw",
     partitions=1,
 )
+progress_topic = _topic("progress")
+cancellations_topic = _topic("cancellations")
 
 # Experiment statistics and session steps join each intent's plan with its step results:
 # both keyed by intent id, so one intent's records meet in one partition.

@@ -13,6 +13,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from models.tools import CallResult, ErrorKind, ToolSpec
+from tools import progress
 from tools._connection import McpConnection, McpTarget
 from tools._outcomes import (
     argument_problem,
@@ -223,7 +224,12 @@ class McpToolClient:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s + _TIMEOUT_GRACE_S):
-                result = await client.call_tool(spec.tool, args, read_timeout_seconds=timeout_s)
+                result = await client.call_tool(
+                    spec.tool,
+                    args,
+                    read_timeout_seconds=timeout_s,
+                    progress_callback=progress.current(),
+                )
         except MCPError as exc:
             kind = kind_of_mcp_error(exc)
             if kind is ErrorKind.CONNECTION:

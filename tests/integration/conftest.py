@@ -67,7 +67,7 @@ class Pipeline:
     workers: list[Worker] = field(default_factory=list)
 
     def start_worker(self, web_port: int | None = None) -> Worker:
-        """A worker; with ``web_port``, its dashboard and /api/recommend listen there."""
+        """A worker; with ``web_port``, its web port (/api, /mcp, A2A, /metrics, /dashboard)."""
         n = len(self.workers)
         log = self.root / f"worker-{n}.log"
         env = {**self.env, "TOOLWISE_DATADIR": str(self.root / f"data-{n}")}
@@ -128,6 +128,37 @@ async def get_json(url: str, timeout_s: float = 30.0) -> Any:
             await asyncio.sleep(0.5)
 
 
+def make_pipeline(
+    kafka_bootstrap: str,
+    redis_url: str,
+    root: Path,
+    tools_config: Path | None = None,
+    **overrides: Any,
+) -> Pipeline:
+    """An isolated deployment under ``root``: its own topics, app id and data dirs."""
+    name = f"tw-{uuid.uuid4().hex[:10]}"
+    values: dict[str, Any] = {
+        "broker": f"kafka://{kafka_bootstrap}",
+        "redis_url": redis_url,
+        "topic_prefix": name,
+        "app_id": name,
+        "partitions": 2,
+        "web_enabled": False,
+        # Tests share a 2-core machine with the broker, tool servers and other workers:
+        # planning that takes 20 ms alone took over a second at load average 9. The budget
+        # itself is tested with a tiny one (test_poison.py).
+        "planning_budget_s": 10.0,
+        **overrides,
+    }
+    if tools_config is not None:
+        values["tools_config"] = tools_config
+    settings = Settings(**values)
+    env = settings_env(values)
+    pipeline = Pipeline(settings=settings, env=env, root=root / name)
+    pipeline.root.mkdir(parents=True)
+    return pipeline
+
+
 @pytest.fixture
 def pipeline_factory(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -135,26 +166,7 @@ def pipeline_factory(
     made: list[Pipeline] = []
 
     def make(tools_config: Path | None = None, **overrides: Any) -> Pipeline:
-        name = f"tw-{uuid.uuid4().hex[:10]}"
-        values: dict[str, Any] = {
-            "broker": f"kafka://{kafka_bootstrap}",
-            "redis_url": redis_url,
-            "topic_prefix": name,
-            "app_id": name,
-            "partitions": 2,
-            "web_enabled": False,
-            # Tests share a 2-core machine with the broker, tool servers and other workers:
-            # planning that takes 20 ms alone took over a second at load average 9. The budget
-            # itself is tested with a tiny one (test_poison.py).
-            "planning_budget_s": 10.0,
-            **overrides,
-        }
-        if tools_config is not None:
-            values["tools_config"] = tools_config
-        settings = Settings(**values)
-        env = settings_env(values)
-        pipeline = Pipeline(settings=settings, env=env, root=tmp_path / name)
-        pipeline.root.mkdir(parents=True)
+        pipeline = make_pipeline(kafka_bootstrap, redis_url, tmp_path, tools_config, **overrides)
         made.append(pipeline)
         return pipeline
 

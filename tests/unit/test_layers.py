@@ -59,3 +59,12 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
 @pytest.mark.parametrize("package", sorted(LAYERS))
 def test_every_layer_exists(package: str) -> None:
     assert (ROOT / package / "__init__.py").is_file()
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest's default import mode refuses two test modules with one basename in a run."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"rename one of each: {clashes}"

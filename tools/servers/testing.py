@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,10 @@ MAX_SLEEP_S = 600.0
 
 class Slept(BaseModel):
     slept_s: float
+
+
+class Counted(BaseModel):
+    steps: int
 
 
 class FlakyOutcome(BaseModel):
@@ -63,6 +67,19 @@ def build_server() -> MCPServer[Any]:
             raise
         sleeps["completed"] += 1
         return tool_result(Slept(slept_s=seconds).model_dump(), f"slept {seconds:g} s")
+
+    @server.tool()
+    async def count(
+        steps: Annotated[int, Field(ge=1, le=1000)],
+        delay_s: Annotated[float, Field(ge=0, le=10)],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, Counted]:
+        """Count to ``steps``, ``delay_s`` apart, with an MCP progress notification at each."""
+        calls["count"] += 1
+        for step in range(1, steps + 1):
+            await anyio.sleep(delay_s)
+            await ctx.report_progress(step, steps, f"step {step} of {steps}")
+        return tool_result(Counted(steps=steps).model_dump(), f"counted to {steps}")
 
     @server.tool()
     def flaky(
