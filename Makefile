@@ -32,7 +32,14 @@ BENCH_ARGS ?=
 SYSTEM_PROGRAMS := redis-server=redis-server kcat=kcat java=openjdk-17-jre-headless mvn=maven \
 	bwrap=bubblewrap /usr/bin/python3=python3 npx=npm chromium=chromium
 
-.PHONY: help install install-system services status stop demo test bench lint
+# Third-party MCP servers for the planning integration test, pinned and kept under the
+# state dir: a venv of their own (mcp-server-time needs the 1.x MCP SDK, Toolwise the 2.x)
+# and a local npm prefix, nothing installed globally.
+MCP_DIR := $(or $(TOOLWISE_STATE_DIR),.toolwise)/mcp
+MCP_TIME := mcp-server-time==2026.10.19
+MCP_EVERYTHING := @modelcontextprotocol/server-everything@2026.8.31
+
+.PHONY: help install install-system mcp-servers services status stop demo test bench lint
 
 help:
 	@echo "make install         venv in $(VENV) with toolwise[dev,fallback] (editable)"
@@ -40,6 +47,7 @@ help:
 	@echo "make services        start Kafka ($(KAFKA_PORT)) and Redis ($(REDIS_PORT)); 'make stop' stops them"
 	@echo "make demo            start services (Tansu if no Java) and run 'toolwise demo'"
 	@echo "make test            start services, run pytest, stop what it started"
+	@echo "make mcp-servers     mcp-server-time and the reference 'everything' server, for the tests"
 	@echo "make bench | lint | status"
 
 install: $(STAMP)
@@ -68,6 +76,13 @@ install-system:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+mcp-servers: install-system
+	@test -x $(MCP_DIR)/time-venv/bin/mcp-server-time || { \
+	  $(PYTHON) -m venv $(MCP_DIR)/time-venv && \
+	  $(MCP_DIR)/time-venv/bin/pip install --disable-pip-version-check -q '$(MCP_TIME)'; }
+	@test -x $(MCP_DIR)/everything/node_modules/.bin/mcp-server-everything || \
+	  npm install --prefix $(MCP_DIR)/everything --no-audit --no-fund -q '$(MCP_EVERYTHING)'
+
 services: install
 	$(SERVICES) start --broker kafka
 
@@ -83,7 +98,7 @@ demo: install install-system
 
 # Services already running before the tests are left running (someone else uses them);
 # pytest's exit 5 (no test collected) is a failure, never a pass.
-test: install install-system
+test: install install-system mcp-servers
 	@was_up=0; $(SERVICES) status --quiet && was_up=1; \
 	$(SERVICES) start --broker kafka || exit $$?; \
 	status=0; $(TEST_ENV) $(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \

@@ -21,10 +21,22 @@ def salvage_intent_id(event: Any) -> str | None:
     except (ValueError, RecursionError):
         data = None
     found = data.get("intent_id") if isinstance(data, dict) else None
-    if isinstance(found, str) and 0 < len(found) <= MAX_ID_LENGTH:
+    if isinstance(found, str) and _usable(found):
         return found
     key = event.key.decode("utf-8", "replace") if event.key else ""
-    return key if 0 < len(key) <= MAX_ID_LENGTH else None
+    return key if _usable(key) else None
+
+
+def _usable(intent_id: str) -> bool:
+    """An id an outcome can carry: 1-200 characters of encodable text. JSON's "\\ud800" decodes
+    to a lone surrogate, which no event may hold (building the answer failed)."""
+    if not 0 < len(intent_id) <= MAX_ID_LENGTH:
+        return False
+    try:
+        intent_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def send_failure(intent_id: str, kind: str, reason: str) -> None:

@@ -10,7 +10,9 @@ Only then is it acknowledged, so Faust commits past it. Concretely, for every re
    (``crash_loop``) and answered instead of being handled again (``streams.inflight_ledger``);
 4. an exception from the handler is logged, dead-lettered (``processing_error``) and answered;
    the agent goes on with the next record, so no exception reaches Faust's supervisor (two
-   crashes within milliseconds made it stop the whole worker).
+   crashes within milliseconds made it stop the whole worker);
+5. a record whose handling is cancelled (the worker stops) is left unacknowledged, for the next
+   owner of its partition to handle again.
 
 A dead letter carries at most ``models.codec.DEAD_LETTER_RAW_MAX`` bytes of the record (with its
 size and hash), so it always fits on the dead-letter topic; if sending it fails anyway (the broker
@@ -27,7 +29,7 @@ from typing import Any, TypeVar
 from models import Event
 from models.codec import InvalidMessage, dead_letter, decode
 from streams.app import ledger, settings
-from streams.partitions import committed_before
+from streams.partitions import committed_before, hold, release
 from streams.topics import dead_letters_topic
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,9 @@ async def each_message(
     async for event, value in checked_events(stream, models, answer):
         try:
             await handle(event, value)
+        except asyncio.CancelledError:
+            _leave_to_next_owner(event)
+            raise
         except Exception as exc:
             await _failed(event, value, exc, answer)
         finally:
@@ -106,6 +111,7 @@ async def checked_events(
             continue
         message = event.message
         position = (message.topic, message.partition, message.offset)
+        release(message.tp, message.offset)  # held by a cancelled handling, if any: handled now
         ledger.begin(position)
         try:
             try:
@@ -138,6 +144,17 @@ async def decoded_events(
     async for event, value in checked_events(stream, models):
         _end(event)
         yield event, value
+
+
+def _leave_to_next_owner(event: Any) -> None:
+    """The agent is being cancelled (the worker stops) with this record half handled: this
+    process commits nothing at or past it, so the next owner of the partition handles it again.
+
+    Faust's stream acks the event it yielded even when the agent is cancelled (in a ``finally``),
+    and the stopping consumer then committed records whose tool call had been cut short.
+    """
+    message = event.message
+    hold(message.tp, message.offset)
 
 
 def _end(event: Any) -> None:

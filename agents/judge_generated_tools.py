@@ -69,6 +69,11 @@ async def _judge(event: Any, submission: GeneratedToolSubmitted) -> None:
         description=submission.description,
         input_schema=submission.input_schema,
         version=submission.version,
+        # Run in the sandbox (tools.sandbox.client): it can change nothing and reach nothing.
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        open_world=False,
     )
     await _publish(
         NodeAdded(

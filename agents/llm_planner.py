@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from agents.argument_filling import fill_arguments
 from agents.llm_client import ChatClient, HttpChatClient, LlmError
 from agents.llm_prompt import (
     MAX_STEPS,
@@ -28,8 +29,9 @@ from agents.llm_prompt import (
     usage_of,
 )
 from agents.model_thread import in_planner_thread
-from agents.plan_builder import Ranker, fill_arguments
+from agents.plan_builder import Ranker
 from agents.planners import Planned, StepsFn
+from agents.tool_policy import SelectionPolicy, selection_permission
 from learning import context_key
 from learning.embedding import TextEncoder
 from models import (
@@ -214,9 +216,9 @@ class LlmPlanner:
                     continue
                 parts = content_arguments(spec.input_schema, intent.content)
                 given = {**call.arguments, **parts, **intent.arguments}
-                arguments = fill_arguments(spec, intent.text, given)
-                if arguments is not None:
-                    fallbacks.append(Fallback(tool=spec.name, arguments=arguments))
+                filled = fill_arguments(spec, intent.text, given)
+                if filled.complete:
+                    fallbacks.append(Fallback(tool=spec.name, arguments=filled.arguments))
             steps.append(
                 PlanStep(
                     step_id=derived_id(intent.intent_id, str(index)),
@@ -300,4 +302,9 @@ def llm_planner(
         completion_price_per_1k=settings.llm_completion_price_per_1k,
     )
     embed = encoder.embed if encoder is not None else None
-    return LlmPlanner(client, tools, rank, policy, fallback_strategy, record, embed)
+    selection = SelectionPolicy()  # the built-in planner's: the model is offered only these
+
+    def allowed(spec: ToolSpec) -> bool:
+        return selection_permission(spec, selection).allowed
+
+    return LlmPlanner(client, tools, rank, policy, fallback_strategy, record, embed, allowed)

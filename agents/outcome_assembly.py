@@ -41,6 +41,7 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
             latency_ms=r.latency_ms,
             quality=r.quality,
             cached=r.cached,
+            failures=r.failures,
         )
         for r in results
     ]
@@ -55,7 +56,7 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
         return IntentFailed(
             event_id=event_id,
             intent_id=plan.intent_id,
-            reason=f"step {first.call_id} ({first.tool}) failed: {first.error}",
+            reason=_failure_reason(first),
             error_kind=str(first.error_kind or "tool_error"),
             results=step_results,
             cost=cost,
@@ -81,3 +82,11 @@ def failure_outcome(intent_id: str, kind: str, reason: str) -> IntentFailed:
         reason=reason[:2000],
         error_kind=kind,
     )
+
+
+def _failure_reason(step: ToolCallCompleted) -> str:
+    """Why a step failed, naming every tool it tried, not only the last."""
+    if len(step.failures) <= 1:
+        return f"step {step.call_id} ({step.tool}) failed: {step.error}"
+    each = "; ".join(f"{f.tool}: {f.error_kind or 'failed'}: {f.error}" for f in step.failures)
+    return f"step {step.call_id} failed with every tool tried: {each}"[:4000]

@@ -14,7 +14,14 @@ from agents.answers import answer_unreadable, send_failure
 from agents.boundary import each_message, send_dead_letter
 from agents.experiment_arms import plan_arm, plan_fields
 from agents.model_thread import in_planner_thread
-from agents.plan_builder import Candidate, PlanningError, Ranker, clauses, plan_steps
+from agents.plan_builder import (
+    Candidate,
+    PlanningError,
+    Ranker,
+    clauses,
+    plan_steps,
+    ranked_texts,
+)
 from agents.runtime import Runtime, get_runtime
 from learning import context_key
 from models import IntentSubmitted, PlanCreated, ToolSpec
@@ -95,7 +102,7 @@ async def _steps(intent: IntentSubmitted, runtime: Runtime, rank: Ranker) -> lis
         # The sentence model is the costly part (~10 ms a text): run it in a thread for every
         # text the planner may rank, so the ranking below finds them in the encoder's cache.
         # (More requests than max_steps: plan_steps refuses the intent before any ranking.)
-        texts = [*requests, intent.text]
+        texts = ranked_texts(intent.text)
         try:
             await asyncio.wait_for(in_planner_thread(encoder.embed, texts), _left(deadline))
         except TimeoutError:

@@ -84,6 +84,8 @@ async def _prewarm_one(runtime: Runtime, call: PrewarmCall, key: str, partition:
     await runtime.registry.warm(spec.name)
     if call.arguments is None or not spec.cacheable or runtime.cache is None:
         return  # never run a tool ahead of time whose result may not be reused
+    if not spec.read_only:
+        return  # nor one that may change something: nobody asked for this call yet
     entry = cache_key(settings.app_id, spec.name, spec.version, call.arguments)
     if await runtime.cache.get(entry) is not None:
         return

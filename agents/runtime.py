@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.argument_filling import fill_arguments
 from agents.cancellation import CancellationPolicy, Cancellations
 from agents.content_exchange import ClaimCheckPolicy, ContentGateway, check_in_intent
 from agents.content_store import ContentStore, RedisContentStore
@@ -20,7 +21,8 @@ from agents.ranking import learned_ranker, text_encoder
 from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
 from agents.step_runner import StepRunner
 from agents.tool_mesh import ToolMesh, prefer_available, start_mesh
-from learning import Recommender
+from agents.tool_policy import retry_safe
+from learning import LearningState, Recommender
 from models import (
     CancellationRequested,
     ExecutionRecorded,
@@ -174,6 +176,9 @@ async def get_runtime(settings: Settings) -> Runtime:
             )
             await learned.start()
             recommender = Recommender(encoder=text_encoder(settings))
+            # What the first plan would otherwise pay within its budget (1 s): embedding
+            # every tool description, the time-zone and place tables, compiling patterns.
+            await asyncio.to_thread(_warm_planner, recommender, list(tools.values()))
             rank: Ranker = keyword_ranker
             strategy = KEYWORD_STRATEGY
             if settings.planner_strategy in ("learned", "llm"):
@@ -203,7 +208,15 @@ async def get_runtime(settings: Settings) -> Runtime:
                 cancellation_feed,
                 mesh,
             )
+            runner.retry_safe = lambda tool: retry_safe(tools.get(tool))
+            mesh.router.may_repeat = retry_safe  # failover to another node after a sent call
         return _runtime
+
+
+def _warm_planner(recommender: Recommender, specs: list[ToolSpec]) -> None:
+    recommender.recommend("warm up", {}, specs, LearningState(), top_k=1, explore=False)
+    for spec in specs:
+        fill_arguments(spec, "warm up at 9:00 in Paris on 2026-01-01", {})
 
 
 async def close_runtime() -> None:

@@ -2,6 +2,12 @@
 
 Pure orchestration: the tool call, the sleep, the clock and the randomness
 are injected, so the policy is unit-tested without a broker or real time.
+
+A call that timed out or lost its connection after it was sent may have had
+its effect. It is tried again only for a tool that says so is harmless
+(read-only or idempotent, or ``retry_safe`` in the config); for any other
+tool the step ends with ``outcome_unknown`` and no fallback runs, since a
+fallback doing the same job would repeat the effect.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from models import (
     ToolCallCompleted,
     ToolCallProgressed,
     ToolCallRequested,
+    ToolFailure,
 )
 from models.ids import derived_id
 from models.tools import tool_ref
@@ -36,6 +43,12 @@ ResolveFn = Callable[[str, str], tuple[str, str]]
 # A call the client failed to stop at its own timeout is abandoned this much
 # later; the client normally cancels it on the server first.
 _HARD_TIMEOUT_GRACE_S = 1.0
+# Failures after which the tool may or may not have done its work.
+_MAYBE_RAN = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION})
+
+
+def _never(_tool: str) -> bool:
+    return False
 
 
 @dataclass
@@ -52,6 +65,8 @@ class StepRunner:
     # With a resolver, each attempt calls 'name@version' as it decides (pins, canaries) and
     # records that version; without, the step's tool as named, version from tool_versions.
     resolve: ResolveFn | None = None
+    retry_safe: Callable[[str], bool] = _never
+    """May this tool's call run again after a timeout or lost connection? (tool_policy)"""
     # Where a tool's progress notifications go (None: not asked for), and how often at most.
     progress: ProgressSink | None = None
     progress_interval_s: float = 0.25
@@ -85,6 +100,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
     total_cost = 0.0
     began = runner.monotonic()
     tried: list[str] = []
+    failures: list[ToolFailure] = []
     last: CallResult | None = None
     last_tool = step.tool
     choices = [(step.tool, step.arguments), *((f.tool, f.arguments) for f in step.fallbacks)]
@@ -98,14 +114,24 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
             cancelled = _cancellation(runner, request.intent_id)
             if cancelled is not None:  # not started, so no attempt to record
                 return _completed(
-                    request, tool, cancelled, total_attempts, total_cost, began, runner, tried
+                    request,
+                    tool,
+                    cancelled,
+                    total_attempts,
+                    total_cost,
+                    began,
+                    runner,
+                    tried,
+                    failures,
                 )
             last = await _call_bounded(runner, request, tool, target, attempt, arguments)
             latency_ms = (runner.monotonic() - t0) * 1000.0
             total_attempts += 1
             total_cost += last.cost
+            unknown = _maybe_ran(last) and not runner.retry_safe(tool)
             retry = (
                 not last.ok
+                and not unknown
                 and last.error_kind is not None
                 and last.error_kind.retryable
                 and attempt < policy.max_attempts
@@ -136,13 +162,42 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
             )
             if last.ok or last.error_kind is ErrorKind.CANCELLED:  # no retry, no fallback
                 return _completed(
-                    request, tool, last, total_attempts, total_cost, began, runner, tried
+                    request, tool, last, total_attempts, total_cost, began, runner, tried, failures
+                )
+            if unknown:
+                last = _outcome_unknown(tool, last)
+                failures.append(_failure(tool, last, attempt))
+                return _completed(
+                    request, tool, last, total_attempts, total_cost, began, runner, tried, failures
                 )
             if backoff is None:
+                failures.append(_failure(tool, last, attempt))
                 break
             await runner.sleep(backoff)
     assert last is not None  # policy.max_attempts >= 1
-    return _completed(request, last_tool, last, total_attempts, total_cost, began, runner, tried)
+    return _completed(
+        request, last_tool, last, total_attempts, total_cost, began, runner, tried, failures
+    )
+
+
+def _maybe_ran(result: CallResult) -> bool:
+    return not result.ok and result.sent and result.error_kind in _MAYBE_RAN
+
+
+def _outcome_unknown(tool: str, result: CallResult) -> CallResult:
+    what = "timed out" if result.error_kind is ErrorKind.TIMEOUT else "lost its connection"
+    reason = (
+        f"{tool} {what} after the call was sent, so it may have run; it is neither read-only "
+        "nor idempotent, so neither it nor a fallback is run again (mark it retry_safe in "
+        f"the tools config if repeating it is harmless): {result.error}"
+    )
+    return result.model_copy(update={"error_kind": ErrorKind.OUTCOME_UNKNOWN, "error": reason})
+
+
+def _failure(tool: str, result: CallResult, attempts: int) -> ToolFailure:
+    return ToolFailure(
+        tool=tool, error_kind=result.error_kind, error=result.error, attempts=attempts
+    )
 
 
 def _routed(runner: StepRunner, tool: str, intent_id: str) -> tuple[str, str, str]:
@@ -222,6 +277,7 @@ def _completed(
     began: float,
     runner: StepRunner,
     tried: list[str],
+    failures: list[ToolFailure],
 ) -> ToolCallCompleted:
     return ToolCallCompleted(
         event_id=derived_id("done", request.call_id),
@@ -238,4 +294,5 @@ def _completed(
         latency_ms=(runner.monotonic() - began) * 1000.0,
         tools_tried=tried,
         quality=result.quality if result.ok else None,
+        failures=failures,
     )

@@ -19,6 +19,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "interfaces.cli_content",
     "interfaces.cli_experiments",
     "interfaces.cli_tools",
+    "interfaces.cli_plan",
 )
 
 

@@ -95,7 +95,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
             await web.serve()
 
     def _stopping() -> None:
-        # A clean stop: Faust lets the records in flight finish and commits what it can.
+        # A clean stop: the agents stop, and what is in flight is left to the next owner.
         # Whatever hangs (a tool call that takes minutes; one SIGTERM in ten waited 6 minutes
         # on an unacknowledged record), the process exits shutdown_timeout_s after the signal;
         # uncommitted records are read again by the next owner, as after any crash. What is in
@@ -107,6 +107,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     @app.on_before_shutdown.connect
     async def _stop_tools(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Faust stops the agents only after this signal: stop them first, so that a tool call
+        # in flight is cancelled and left uncommitted for the next owner. Closing the tool
+        # servers under it made it fail with "connection", and that failure was recorded and
+        # answered as the intent's outcome (bench.chaos, shutdown scenario).
+        await app.agents.stop()
         if web is not None:
             await web.stop()
         if settings.learning_enabled:

@@ -109,6 +109,9 @@ class _Estimates:
     cost: Array
     latency_ms: Array
     p95_ms: list[float | None]
+    # Cosine of the intent's and each description's embeddings (0 without an encoder): an
+    # absolute measure of topic, where the log-prior is relative to the other tools.
+    cosine: Array | None = None
 
 
 class Recommender:
@@ -233,9 +236,13 @@ class Recommender:
         learned, evidence, penalty = associations.scores(
             state.term_tools, words, names, self.association
         )
+        cosine = np.zeros(len(tools))
         if query is None:
             log_fit, neighbours = log_prior + learned, np.zeros(len(tools))
         else:
+            vectors = self._descriptions(tools).vectors
+            if vectors is not None:
+                cosine = (vectors @ query).astype(np.float64)
             # Neighbours replace the word model: with both, MetaTool dev top-1 was 2-4 points
             # lower than with neighbours alone. Word counts are still kept (and shown).
             log_fit, neighbours, penalty = self._exemplars.log_fit(
@@ -311,6 +318,7 @@ class Recommender:
             cost=cost,
             latency_ms=latency,
             p95_ms=p95,
+            cosine=cosine,
         )
 
     def _allowed(
@@ -362,6 +370,7 @@ class Recommender:
             "quality": float(est.quality[i]),
             "cost": float(est.cost[i]),
             "latency_ms": float(est.latency_ms[i]),
+            "cosine": float(est.cosine[i]) if est.cosine is not None else 0.0,
         }
         similar = f", near past intents it served {est.neighbours[i]:.2f}" if self.encoder else ""
         explanation = (

@@ -29,6 +29,7 @@ from models.events import (
     ToolCallCompleted,
     ToolCallProgressed,
     ToolCallRequested,
+    ToolFailure,
 )
 from models.planning import PlanningRecord
 from models.policies import RetryPolicy
@@ -65,5 +66,6 @@ __all__ = [
     "ToolCallCompleted",
     "ToolCallProgressed",
     "ToolCallRequested",
+    "ToolFailure",
     "ToolSpec",
 ]

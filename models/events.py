@@ -83,6 +83,7 @@ class Fallback(BaseModel):
 
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    allowed_by: str = Field(default="", description="Why the planner could use this tool.")
 
 
 class PlanStep(BaseModel):
@@ -100,6 +101,11 @@ class PlanStep(BaseModel):
     )
     choice_probability: float | None = Field(default=None, ge=0, le=1)
     text: str = Field(default="", description="The text the tool was ranked for (its clause).")
+    allowed_by: str = Field(
+        default="",
+        description="Why the planner could use this tool: named in the intent, its MCP "
+        "annotations (read-only, closed-world), or auto_select in the tools config.",
+    )
 
 
 class PlanCreated(Event):
@@ -130,6 +136,17 @@ class ToolCallRequested(Event):
     intent_text: str = ""
 
 
+class ToolFailure(BaseModel):
+    """One tool of a step that was tried and failed for good, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    attempts: int = Field(default=0, ge=0)
+
+
 class ToolCallCompleted(Event):
     """The final outcome of one step, after every attempt and fallback."""
 
@@ -148,6 +165,10 @@ class ToolCallCompleted(Event):
     cost: float = 0.0
     latency_ms: float = 0.0
     tools_tried: list[str] = Field(default_factory=list)
+    failures: list[ToolFailure] = Field(
+        default_factory=list,
+        description="Every tool tried that failed for good, in order, with its error.",
+    )
     cached: bool = False
     quality: float | None = Field(default=None, description="What the answering tool reported.")
 
@@ -167,6 +188,9 @@ class StepResult(BaseModel):
     latency_ms: float = 0.0
     quality: float | None = None
     cached: bool = False
+    failures: list[ToolFailure] = Field(
+        default_factory=list, description="Tools tried before (or instead of) the last one."
+    )
 
 
 class IntentCompleted(Event):

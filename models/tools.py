@@ -26,6 +26,9 @@ class ErrorKind(StrEnum):
     # Every node that serves the tool is offline or has its circuit open: answered at once
     # rather than retried, so the step's fallback tools (or the submitter) take over.
     NO_HEALTHY_NODE = "no_healthy_node"
+    # A call that timed out or lost its connection after it was sent, to a tool that is
+    # neither read-only nor idempotent: it may have had its effect, so it is not run again.
+    OUTCOME_UNKNOWN = "outcome_unknown"
     # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
     # call was stopped or never started. Says nothing about the tool, so it is not learned.
     CANCELLED = "cancelled"
@@ -64,6 +67,34 @@ class ToolSpec(BaseModel):
         le=3600,
         description="The tool's default per-attempt timeout, for steps whose intent sets none.",
     )
+    # MCP tool annotations (``tools/list``), with MCP's defaults for a tool that declares
+    # none: it may change its environment, destructively, not idempotently, and talk to
+    # the open world. The config file may override each (tools/config.py ToolOverride).
+    read_only: bool = Field(
+        default=False, description="MCP readOnlyHint: the tool does not modify its environment."
+    )
+    destructive: bool = Field(
+        default=True, description="MCP destructiveHint: its updates may destroy data."
+    )
+    idempotent: bool = Field(
+        default=False,
+        description="MCP idempotentHint: calling it again with the same arguments has no "
+        "further effect.",
+    )
+    open_world: bool = Field(
+        default=True,
+        description="MCP openWorldHint: it reaches outside entities (the web, other systems).",
+    )
+    auto_select: bool | None = Field(
+        default=None,
+        description="Config: true lets the planner choose the tool without the intent naming "
+        "it whatever its annotations say, false never; unset: by its annotations.",
+    )
+    retry_safe: bool | None = Field(
+        default=None,
+        description="Config: true retries it after a timeout or lost connection even if it is "
+        "not idempotent, false never; unset: retried when read-only or idempotent.",
+    )
 
 
 class CallResult(BaseModel):
@@ -83,6 +114,11 @@ class CallResult(BaseModel):
     quality: float | None = Field(default=None, ge=0, le=1)
     latency_ms: float = 0.0
     node: str = Field(default="", description="The node that answered (tools.mesh), if known.")
+    sent: bool = Field(
+        default=True,
+        description="False when the call provably never reached the tool (no connection "
+        "could be opened, arguments refused before sending): retrying repeats no effect.",
+    )
 
 
 # A version is what `toolwise/version` or the config gives a tool: short, no '@' or spaces.

@@ -29,7 +29,13 @@ pyproject.toml; re-check them when upgrading Faust.
    That turned the skipped message of (1) into a committed, lost one. Now
    any hole holds the commit back, so a message that is skipped for any
    other reason is read again after the next rebalance or restart instead
-   of being lost.
+   of being lost. Two holes Faust cannot see are held too: in a partition
+   the group never committed, Faust skips the head check altogether, and
+   committed past tool calls still running below the first acked offset
+   (the executor runs 16 at once); and a record whose handling was cancelled
+   when the worker stopped is acked by Faust's stream anyway (in a
+   ``finally``), so the boundary holds it (``streams.partitions.hold``) and
+   this process commits nothing at or past it: the next owner handles it.
 
 3. aiokafka's prefetch backoff. Faust pauses table changelog partitions only
    in its own bookkeeping, not in aiokafka, so a changelog's first record
@@ -90,7 +96,7 @@ from faust.transport.drivers import aiokafka as _faust_aiokafka
 from mode.utils.queues import FlowControlEvent
 from mode.worker import Worker as _ModeWorker
 
-from streams.partitions import is_stream_partition
+from streams.partitions import held_up_to, in_flight_below, is_stream_partition
 
 __all__ = ["apply", "on_stop_signal"]
 
@@ -105,9 +111,16 @@ _new_offset = Consumer._new_offset
 
 def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
     acked = self._acked[tp]
-    committed = self._committed_offset[tp]
-    if acked and committed is not None and not self._gap[tp] and min(acked) > committed:
-        return None
+    if acked:
+        committed = self._committed_offset[tp]
+        lowest = min(acked)
+        if not self._gap[tp]:
+            if committed is not None and lowest > committed:
+                return None
+            if committed is None and in_flight_below(self, tp, lowest):
+                return None  # a partition never committed: its head is still being handled
+        if held_up_to(tp, max(acked)):
+            return None
     return _new_offset(self, tp)
 
 

@@ -25,6 +25,38 @@ def is_committed(app: Any, tp: Any, offset: int) -> bool:
     return committed is not None and offset < committed
 
 
+# Records whose handling was cancelled (the worker stopping), per partition: left to the next
+# owner, so no commit of this process may pass them (faust_patches, item 2).
+_held: dict[Any, set[int]] = {}
+
+
+def hold(tp: Any, offset: int) -> None:
+    """No commit of this process reaches past ``offset`` of ``tp`` (until ``release``)."""
+    _held.setdefault(tp, set()).add(offset)
+
+
+def release(tp: Any, offset: int) -> None:
+    """The held record is being handled again here: its own ack decides its commit."""
+    offsets = _held.get(tp)
+    if offsets is not None:
+        offsets.discard(offset)
+        if not offsets:
+            del _held[tp]
+
+
+def held_up_to(tp: Any, offset: int) -> bool:
+    """Whether a record of ``tp`` at or below ``offset`` is held."""
+    return any(held <= offset for held in _held.get(tp, ()))
+
+
+def in_flight_below(consumer: Any, tp: Any, offset: int) -> bool:
+    """Whether a record of ``tp`` below ``offset`` was handed to an agent and is not acked."""
+    return any(
+        m.tp == tp and not m.acked and m.offset < offset
+        for m in list(getattr(consumer, "_unacked_messages", ()))
+    )
+
+
 def in_flight(consumer: Any) -> dict[Any, list[int]]:
     """Offsets handed to an agent and not yet acked, per partition."""
     found: dict[Any, list[int]] = {}

@@ -23,6 +23,7 @@ from models.content import ContentError
 from models.tools import CallResult, ErrorKind, ToolSpec
 from tools.content import parts_from_mcp
 from tools.conventions import META_COST, META_QUALITY, META_RETRYABLE
+from tools.patterns import linear_or_none
 
 # What MCPServer (the Python SDK) writes when the arguments fail its pydantic
 # model, e.g. "Error executing tool add: 2 validation errors for addArguments".
@@ -69,6 +70,18 @@ def coerce_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
     return coerced
 
 
+def _linear_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Any:
+    """JSON Schema's ``pattern`` keyword on RE2: a tool's pattern never backtracks on input."""
+    if not validator.is_type(instance, "string"):
+        return
+    compiled = linear_or_none(pattern)
+    if compiled is None:
+        return  # a pattern RE2 refuses is not run here; the server judges its own arguments
+    if compiled.search(instance) is None:
+        shown = instance if len(instance) <= 80 else instance[:77] + "..."
+        yield jsonschema.ValidationError(f"{shown!r} does not match {pattern!r}")
+
+
 @lru_cache(maxsize=512)
 def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
     # Keyed by the schema's JSON text: building a validator checks the schema,
@@ -76,7 +89,8 @@ def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(schema)
-    return cls(schema)
+    linear = jsonschema.validators.extend(cls, {"pattern": _linear_pattern})
+    return linear(schema)
 
 
 def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
@@ -93,6 +107,27 @@ def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
         return None
     where = ".".join(str(p) for p in error.absolute_path) or "arguments"
     return f"{where}: {error.message}"
+
+
+def argument_errors(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, str]:
+    """Why each top-level argument fails ``schema`` ('' for problems tied to none of them).
+
+    Required properties that are absent are not reported: a caller that is still
+    filling arguments asks about the values it has.
+    """
+    if not schema:
+        return {}
+    try:
+        validator = _validator_for(json.dumps(schema, sort_keys=True))
+    except (jsonschema.SchemaError, TypeError, ValueError):
+        return {}
+    errors: dict[str, str] = {}
+    for error in validator.iter_errors(dict(arguments)):
+        if error.validator == "required" and not error.absolute_path:
+            continue
+        field = str(error.absolute_path[0]) if error.absolute_path else ""
+        errors.setdefault(field, error.message)
+    return errors
 
 
 def _text_of(result: CallToolResult) -> list[str]:
@@ -175,5 +210,10 @@ def kind_of_mcp_error(error: MCPError) -> ErrorKind:
     return ErrorKind.TOOL_ERROR
 
 
-def failure(kind: ErrorKind, message: str, latency_ms: float, cost: float = 0.0) -> CallResult:
-    return CallResult(ok=False, error_kind=kind, error=message, latency_ms=latency_ms, cost=cost)
+def failure(
+    kind: ErrorKind, message: str, latency_ms: float, cost: float = 0.0, *, sent: bool = True
+) -> CallResult:
+    """A failed call; ``sent=False`` when the request provably never left Toolwise."""
+    return CallResult(
+        ok=False, error_kind=kind, error=message, latency_ms=latency_ms, cost=cost, sent=sent
+    )

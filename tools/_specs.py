@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mcp.types import Tool
+from mcp.types import Tool, ToolAnnotations
 
 from models.tools import VERSION_PATTERN, ToolSpec
 from tools.config import ToolOverride
@@ -19,6 +19,7 @@ from tools.conventions import (
     META_TIMEOUT,
     META_VERSION,
 )
+from tools.patterns import PatternError, compile_linear
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +36,38 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _valid_patterns(server: str, tool: str, patterns: tuple[str, ...]) -> tuple[str, ...]:
-    # A third-party server's bad regex must not take the registry down: drop it, say so.
+    # A third-party server's bad regex must not take the registry down: refuse the
+    # pattern (never run it), keep the tool, and say so.
     kept = []
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            logger.warning(
-                "tool %s.%s: ignoring invalid pattern %r: %s", server, tool, pattern, exc
+            compiled = compile_linear(pattern, ignore_case=True)
+        except PatternError as exc:
+            logger.error("tool %s.%s: pattern refused: %s", server, tool, exc)
+            continue
+        if not compiled.groupindex:
+            logger.error(
+                "tool %s.%s: pattern %r refused: no named group to fill an argument",
+                server,
+                tool,
+                pattern,
             )
             continue
         kept.append(pattern)
     return tuple(kept)
+
+
+def _hints(annotations: ToolAnnotations | None) -> dict[str, bool]:
+    """The annotations a tool declared, as ToolSpec fields; absent ones keep MCP's defaults."""
+    if annotations is None:
+        return {}
+    declared = {
+        "read_only": annotations.read_only_hint,
+        "destructive": annotations.destructive_hint,
+        "idempotent": annotations.idempotent_hint,
+        "open_world": annotations.open_world_hint,
+    }
+    return {name: value for name, value in declared.items() if value is not None}
 
 
 def spec_from_mcp(server: str, tool: Tool) -> ToolSpec:
@@ -72,6 +93,7 @@ def spec_from_mcp(server: str, tool: Tool) -> ToolSpec:
         patterns=_valid_patterns(server, tool.name, _strings(meta.get(META_PATTERNS))),
         keywords=_strings(meta.get(META_KEYWORDS)),
         cacheable=meta.get(META_CACHEABLE) is True,
+        **_hints(tool.annotations),
     )
 
 

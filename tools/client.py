@@ -214,12 +214,16 @@ class McpToolClient:
         problem = argument_problem(spec.input_schema, args)
         if problem is not None:
             return failure(
-                ErrorKind.INVALID_ARGUMENTS, f"{spec.name}: {problem}", _ms_since(started)
+                ErrorKind.INVALID_ARGUMENTS,
+                f"{spec.name}: {problem}",
+                _ms_since(started),
+                sent=False,
             )
         try:
             connection, client = await self._session()
         except ToolsError as exc:
-            return failure(ErrorKind.CONNECTION, str(exc), _ms_since(started))
+            # No session, so no request: even a tool with side effects can be tried again.
+            return failure(ErrorKind.CONNECTION, str(exc), _ms_since(started), sent=False)
 
         started = time.perf_counter()
         try:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.exceptions import ConfigError
+from tools.patterns import PatternError, compile_linear
 from tools.sandbox.bwrap import DEFAULT_PYTHON
 from tools.sandbox.limits import SandboxLimits
 
@@ -43,9 +44,9 @@ DEFAULT_CONNECT_TIMEOUT_S = 20.0
 def _check_patterns(patterns: tuple[str, ...] | None) -> tuple[str, ...] | None:
     for pattern in patterns or ():
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+            compiled = compile_linear(pattern, ignore_case=True)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from exc
         if not compiled.groupindex:
             raise ValueError(f"pattern {pattern!r} has no named group to fill an argument")
     return patterns
@@ -69,6 +70,20 @@ class ToolOverride(BaseModel):
     )
     keywords: tuple[str, ...] | None = Field(
         default=None, description="Replace the server's keywords."
+    )
+    # MCP annotations the server declared (or failed to): the operator's word wins.
+    read_only: bool | None = Field(default=None, description="Override readOnlyHint.")
+    destructive: bool | None = Field(default=None, description="Override destructiveHint.")
+    idempotent: bool | None = Field(default=None, description="Override idempotentHint.")
+    open_world: bool | None = Field(default=None, description="Override openWorldHint.")
+    auto_select: bool | None = Field(
+        default=None,
+        description="true: the planner may choose this tool without the intent naming it, "
+        "whatever its annotations; false: only when named.",
+    )
+    retry_safe: bool | None = Field(
+        default=None,
+        description="true: retry after a timeout or lost connection even if not idempotent.",
     )
 
     _validate_patterns = field_validator("patterns")(_check_patterns)

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 __all__ = [
+    "LOCAL_READ_ONLY",
     "META_CACHEABLE",
     "META_COST",
     "META_COST_PER_CALL",
@@ -43,6 +44,13 @@ META_VERSION = "toolwise/version"
 META_COST_PER_CALL = "toolwise/cost_per_call"
 META_CACHEABLE = "toolwise/cacheable"
 META_TIMEOUT = "toolwise/timeout_s"
+
+# The MCP annotations of a tool that only computes an answer from its arguments and
+# local data: what Toolwise's planner may choose without the intent naming it (a tool
+# that declares nothing gets MCP's defaults: it may write, destroy, and reach the web).
+LOCAL_READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 def tool_result(

@@ -18,6 +18,7 @@ RESOURCES: tuple[str, ...] = (
     "interfaces.api.intents",
     "interfaces.api.tools",
     "interfaces.api.recommend",
+    "interfaces.api.plan",
     "interfaces.api.stats",
     "interfaces.api.content",
     "interfaces.api.openapi",

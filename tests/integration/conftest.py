@@ -111,8 +111,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def get_json(url: str, timeout_s: float = 30.0) -> Any:
-    """GET a JSON document, retrying while the server is not up yet."""
+async def get_json(url: str, timeout_s: float = 120.0) -> Any:
+    """GET a JSON document, retrying while the server is not up yet.
+
+    A worker's first API answer waits for its tool servers to start: 30 s was not always
+    enough on a loaded 2-core machine (test_sandbox_tools timed out at it once).
+    """
 
     def fetch() -> Any:
         with urllib.request.urlopen(url, timeout=5) as response:

@@ -170,3 +170,21 @@ def test_the_learned_table_layout_holds_exemplars_per_generation(encoder: Encode
 def test_empty_texts_embed_without_error(encoder: Encoder, text: str) -> None:
     vector = encoder.embed([text])[0]
     assert np.isfinite(vector).all()
+
+
+def test_the_model_graph_embeds_as_bert_does(encoder: Encoder) -> None:
+    """The ONNX graph against BERT written out in numpy (tests/unit/minilm_reference.py), on
+    texts of different lengths embedded in one padded batch."""
+    from learning.embedding import model_dir
+    from tests.unit.minilm_reference import reference_embed
+
+    texts = [
+        "convert 5 km to miles",
+        "Can I find academic research papers on this topic? I need peer-reviewed ones from 2020.",
+        "x",
+    ]
+    folder = model_dir()
+    assert folder is not None
+    got = encoder.embed(texts)
+    want = reference_embed(folder, texts)
+    assert np.abs(got - want).max() < 1e-4

@@ -38,6 +38,8 @@ CALC = ToolSpec(
     },
     patterns=(r"(?P<expression>[-+*/().\d\s^%]*\d[-+*/().\d\s^%]*)",),
     keywords=("calculate", "compute"),
+    read_only=True,  # the planner may choose it unnamed
+    open_world=False,
 )
 UNITS = ToolSpec(
     name="units.convert",
@@ -57,6 +59,8 @@ UNITS = ToolSpec(
         r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<from_unit>[a-zA-Z]+)\s+to\s+(?P<to_unit>[a-zA-Z]+)",
     ),
     keywords=("convert",),
+    read_only=True,  # the planner may choose it unnamed
+    open_world=False,
 )
 IMAGES = ToolSpec(
     name="images.metadata",
@@ -69,6 +73,8 @@ IMAGES = ToolSpec(
         "required": ["image"],
     },
     keywords=("image", "size"),
+    read_only=True,  # the planner may choose it unnamed
+    open_world=False,
 )
 TOOLS = {t.name: t for t in (CALC, UNITS, IMAGES)}
 CONVERT = IntentSubmitted(intent_id="i1", text="convert 5 km to mi")

@@ -18,7 +18,9 @@ from tools.testing import HandlerToolClient, make_spec
 
 TOOL = "sim.echo"
 OK = CallResult(ok=True, output="hi", latency_ms=3.0)
-LOST = CallResult(ok=False, error_kind=ErrorKind.CONNECTION, error="connection refused")
+# Refused: the call never left, so another node may take it whatever the tool does.
+LOST = CallResult(ok=False, error_kind=ErrorKind.CONNECTION, error="refused", sent=False)
+TIMED_OUT = CallResult(ok=False, error_kind=ErrorKind.TIMEOUT, error="no answer in 5 s")
 BROKEN = CallResult(ok=False, error_kind=ErrorKind.TOOL_ERROR, error="no")
 
 
@@ -86,6 +88,17 @@ async def test_a_lost_connection_fails_over_to_the_next_node_in_the_same_call() 
     failures = [p for p in emitted if not p.ok]
     assert failures and {p.node for p in failures} == {"a"}
     assert all(p.source == "call" and p.error_kind is ErrorKind.CONNECTION for p in failures)
+
+
+async def test_a_sent_call_that_timed_out_fails_over_only_if_the_tool_may_run_twice() -> None:
+    a, b = Node_("a", answer=TIMED_OUT), Node_("b", answer=TIMED_OUT)
+    router, _, _ = await mesh(a, b)
+    result = await router.call(f"{TOOL}@1", {}, timeout_s=5)
+    assert result.error_kind is ErrorKind.TIMEOUT and a.calls + b.calls == 1  # may have run
+    router.may_repeat = lambda spec: spec.name == TOOL  # e.g. idempotent
+    a.calls = b.calls = 0
+    result = await router.call(f"{TOOL}@1", {}, timeout_s=5)
+    assert a.calls == b.calls == 1 and "tried nodes" in (result.error or "")
 
 
 async def test_the_breaker_stops_calls_to_a_failing_node_and_tries_it_after_the_cooldown() -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.plan_builder import PlanningError, fill_arguments, keyword_ranker, plan_steps
+from agents.argument_filling import fill_arguments
+from agents.plan_builder import (
+    Candidate,
+    PlannerPolicy,
+    PlanningError,
+    keyword_ranker,
+    plan_steps,
+)
 from agents.ranking import learned_ranker
 from learning import LearningState, Recommender
 from models import IntentSubmitted, RetryPolicy, ToolSpec
@@ -22,6 +29,8 @@ CALC = ToolSpec(
     },
     patterns=(r"(?P<expression>[-+*/().\d\s^%]*\d[-+*/().\d\s^%]*)",),
     keywords=("calculate", "compute"),
+    read_only=True,
+    open_world=False,
 )
 UNITS = ToolSpec(
     name="units.convert",
@@ -41,6 +50,8 @@ UNITS = ToolSpec(
         r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<from_unit>[a-zA-Z]+)\s+(?:to|in|into)\s+(?P<to_unit>[a-zA-Z]+)",
     ),
     keywords=("convert",),
+    read_only=True,
+    open_world=False,
 )
 SEARCH = ToolSpec(
     name="docsearch.search",
@@ -53,6 +64,8 @@ SEARCH = ToolSpec(
         "required": ["query"],
     },
     keywords=("search", "find", "documents"),
+    read_only=True,
+    open_world=False,
 )
 TOOLS = {t.name: t for t in (CALC, UNITS, SEARCH)}
 
@@ -81,10 +94,11 @@ def test_two_clauses_make_two_steps() -> None:
     assert [s.index for s in steps] == [0, 1]
 
 
-def test_free_text_tool_takes_the_clause() -> None:
+def test_free_text_tool_takes_what_the_clause_asks_about() -> None:
     [step] = plan("search the documents about exactly-once delivery")
     assert step.tool == "docsearch.search"
-    assert step.arguments["query"] == "search the documents about exactly-once delivery"
+    # The query is what to search for, without the words that ask for the search.
+    assert step.arguments["query"] == "exactly-once delivery"
 
 
 def test_explicit_tool_and_arguments_skip_planning() -> None:
@@ -113,22 +127,156 @@ def test_intent_policy_overrides_the_default() -> None:
 
 
 def test_missing_required_argument_means_the_tool_cannot_serve() -> None:
-    assert fill_arguments(UNITS, "convert a lot", {}) is None
-    assert fill_arguments(UNITS, "convert", {"value": 3, "from_unit": "m", "to_unit": "ft"}) == {
-        "value": 3,
-        "from_unit": "m",
-        "to_unit": "ft",
-    }
+    assert fill_arguments(UNITS, "convert a lot", {}).missing == ("value", "from_unit", "to_unit")
+    given = fill_arguments(UNITS, "convert", {"value": 3, "from_unit": "m", "to_unit": "ft"})
+    assert given.complete
+    assert given.arguments == {"value": 3, "from_unit": "m", "to_unit": "ft"}
 
 
-def test_fallbacks_are_other_tools_that_can_serve_the_clause() -> None:
-    # Both tools can take "42"; whichever ranks first, the other backs it up.
-    [step] = plan("search documents 42", arguments={})
-    assert {step.tool, *(f.tool for f in step.fallbacks)} == {
-        "docsearch.search",
-        "calculator.evaluate",
-    }
-    assert len(step.fallbacks) == 1
+def scripted(*ranked: tuple[ToolSpec, float]):  # type: ignore[no-untyped-def]
+    """A ranker that returns these tools with these relevances, whatever the text."""
+
+    def rank(text, context, specs):  # type: ignore[no-untyped-def]
+        return [Candidate(spec=s, score=r, relevance=r) for s, r in ranked]
+
+    return rank
+
+
+FETCH = ToolSpec(
+    name="web.fetch",
+    server="web",
+    tool="fetch",
+    description="Fetch a URL.",
+    input_schema={"type": "object", "properties": {"url": {"type": "string", "format": "uri"}}},
+    read_only=True,
+    open_world=True,  # reaches the internet: never chosen unless named or auto_select
+)
+
+
+def plan_with(rank, text: str, **fields: object):  # type: ignore[no-untyped-def]
+    intent = IntentSubmitted(intent_id="i", text=text, **fields)  # type: ignore[arg-type]
+    tools = {t.name: t for t in (CALC, UNITS, SEARCH, FETCH)}
+    return plan_steps(intent, tools, rank, RetryPolicy(), PlannerPolicy(relevance_ratio=0.6))
+
+
+def test_fallbacks_clear_the_relevance_bar_are_allowed_and_filled() -> None:
+    rank = scripted((SEARCH, 1.0), (FETCH, 0.9), (UNITS, 0.95), (CALC, 0.7))
+    [step] = plan_with(rank, "search the docs for 2 + 2")
+    # Both use the two numbers; the ranking's order stands.
+    # FETCH is open-world, UNITS cannot be filled, CALC clears 0.6 of the best.
+    assert step.tool == "docsearch.search"
+    assert [(f.tool, f.arguments) for f in step.fallbacks] == [
+        ("calculator.evaluate", {"expression": "2 + 2"})
+    ]
+    [alone] = plan_with(scripted((SEARCH, 1.0), (CALC, 0.5)), "search the docs for 2 + 2")
+    assert alone.fallbacks == []  # below the bar: off topic, however fillable
+
+
+def test_each_step_says_why_its_tool_was_allowed() -> None:
+    [step] = plan_with(scripted((CALC, 1.0), (SEARCH, 0.8)), "calculate 1 + 2")
+    assert step.allowed_by == "read-only and closed-world by its annotations"
+    assert step.fallbacks[0].allowed_by == step.allowed_by
+    [named] = plan_with(scripted(), "get https://x.org", tool="web.fetch")
+    assert named.allowed_by == "named in the intent" and named.arguments == {"url": "https://x.org"}
+    chosen = FETCH.model_copy(update={"auto_select": True})
+    intent = IntentSubmitted(intent_id="i", text="fetch https://x.org")
+    [auto] = plan_steps(intent, {FETCH.name: chosen}, scripted((chosen, 1.0)), RetryPolicy())
+    assert auto.allowed_by == "auto_select = true in the tools config"
+
+
+def test_missing_arguments_name_the_tool_and_the_fields() -> None:
+    with pytest.raises(PlanningError) as info:
+        plan_with(scripted((UNITS, 1.0), (CALC, 0.3)), "convert some km")
+    assert info.value.kind == "missing_arguments"
+    assert info.value.missing == {"units.convert": ["value", "from_unit", "to_unit"]}
+    assert "units.convert needs value" in info.value.reason and "arguments" in info.value.reason
+
+
+def test_a_named_tool_without_its_arguments_is_missing_arguments_not_a_call() -> None:
+    with pytest.raises(PlanningError) as info:
+        plan_with(scripted(), "fetch it", tool="calculator.evaluate")
+    assert info.value.kind == "missing_arguments"
+    assert info.value.missing == {"calculator.evaluate": ["expression"]}
+
+
+def test_the_most_relevant_tool_not_allowed_is_named_in_the_error() -> None:
+    with pytest.raises(PlanningError) as info:
+        plan_with(scripted((FETCH, 1.0), (SEARCH, 0.4)), "download https://x.org/a.zip")
+    assert info.value.kind == "not_allowed"
+    assert "web.fetch" in info.value.reason and "auto_select" in info.value.reason
+
+
+def numbers_tool(name: str, *fields: str) -> ToolSpec:
+    properties = {f: {"type": "number"} for f in fields}
+    schema = {"type": "object", "properties": properties, "required": list(fields)}
+    return ToolSpec(
+        name=f"math.{name}",
+        server="math",
+        tool=name,
+        input_schema=schema,
+        read_only=True,
+        open_world=False,
+    )
+
+
+ADD = numbers_tool("add", "a", "b")
+NEGATE = numbers_tool("negate", "x")
+
+
+def test_a_tool_that_uses_more_of_the_intent_goes_first() -> None:
+    # Both can be filled from "add 2 and 40"; negate would drop the 40.
+    intent = IntentSubmitted(intent_id="i", text="add 2 and 40")
+    tools = {t.name: t for t in (ADD, NEGATE)}
+    [step] = plan_steps(intent, tools, scripted((NEGATE, 1.0), (ADD, 0.9)), RetryPolicy())
+    assert (step.tool, step.arguments) == ("math.add", {"a": 2, "b": 40})
+    assert step.fallbacks[0].tool == "math.negate"
+
+
+def test_a_tool_lacking_an_argument_but_using_more_of_the_intent_asks_for_it() -> None:
+    # "convert 10:00 to Tokyo time": a converter lacking the source zone, not the clock.
+    clock = ToolSpec(
+        name="time.now",
+        server="time",
+        tool="now",
+        input_schema={
+            "type": "object",
+            "properties": {"timezone": {"type": "string"}},
+            "required": ["timezone"],
+        },
+        read_only=True,
+        open_world=False,
+    )
+    convert = clock.model_copy(
+        update={
+            "name": "time.convert",
+            "tool": "convert",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "source_timezone": {"type": "string"},
+                    "time": {"type": "string", "description": "HH:MM"},
+                    "target_timezone": {"type": "string"},
+                },
+                "required": ["source_timezone", "time", "target_timezone"],
+            },
+        }
+    )
+    intent = IntentSubmitted(intent_id="i", text="convert 10:00 to Tokyo time")
+    tools = {t.name: t for t in (clock, convert)}
+    with pytest.raises(PlanningError) as info:
+        plan_steps(intent, tools, scripted((clock, 1.0), (convert, 1.0)), RetryPolicy())
+    assert info.value.kind == "missing_arguments"
+    assert info.value.missing == {"time.convert": ["source_timezone"]}
+
+
+def test_an_and_inside_a_clause_does_not_split_it() -> None:
+    intent = IntentSubmitted(intent_id="i", text="convert 5 kg to lb and then add 2 and 3")
+    tools = {t.name: t for t in (UNITS, ADD)}
+    steps = plan_steps(intent, tools, scripted((UNITS, 1.0), (ADD, 1.0)), RetryPolicy())
+    assert [(s.tool, s.arguments) for s in steps] == [
+        ("units.convert", {"value": 5.0, "from_unit": "kg", "to_unit": "lb"}),
+        ("math.add", {"a": 2, "b": 3}),
+    ]
 
 
 class _Replica:

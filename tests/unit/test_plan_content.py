@@ -25,6 +25,8 @@ METADATA = ToolSpec(
     tool="metadata",
     description="Width, height and format of an image",
     input_schema=_content_schema("image", ImageContent),
+    read_only=True,  # the planner may choose it unnamed
+    open_world=False,
 )
 LOUDNESS = ToolSpec(
     name="audio.loudness",
@@ -32,6 +34,8 @@ LOUDNESS = ToolSpec(
     tool="loudness",
     description="Duration and loudness of an audio clip or image",
     input_schema=_content_schema("audio", AudioContent),
+    read_only=True,  # the planner may choose it unnamed
+    open_world=False,
 )
 TOOLS = {spec.name: spec for spec in (METADATA, LOUDNESS)}
 IMAGE = part_from_bytes(sample_image(8, 8), "image/png")
@@ -54,7 +58,8 @@ def test_a_tool_whose_part_is_missing_is_not_planned() -> None:
     try:
         plan_steps(bare, TOOLS, keyword_ranker, RetryPolicy())
     except PlanningError as exc:
-        assert exc.kind == "no_tool"
+        # The agent is told which argument to send (issue 11), not that no tool exists.
+        assert exc.kind == "missing_arguments" and exc.missing["images.metadata"] == ["image"]
     else:
         raise AssertionError("planned a tool without the image it needs")
 

@@ -37,7 +37,8 @@ class Script:
         self.sleeps.append(seconds)
         self.now += seconds
 
-    def runner(self, seed: int = 7) -> StepRunner:
+    def runner(self, seed: int = 7, retry_safe: frozenset[str] = frozenset({"t.a"})) -> StepRunner:
+        """``retry_safe``: the tools that may run again after a timeout (idempotent ones)."""
         return StepRunner(
             call=self.call,
             record=self.records.append,
@@ -45,6 +46,7 @@ class Script:
             rng=random.Random(seed),
             wall_clock=lambda: self.now,
             monotonic=lambda: self.now,
+            retry_safe=lambda tool: tool in retry_safe,
         )
 
 
@@ -126,6 +128,47 @@ async def test_every_attempt_is_recorded_with_a_deterministic_id() -> None:
     assert all(r.intent_text == "do it" for r in script.records)
 
 
+async def test_a_timed_out_call_of_a_non_idempotent_tool_is_not_run_again() -> None:
+    # It may have had its effect (a payment, an e-mail): neither a retry nor a fallback.
+    fallback = Fallback(tool="t.b", arguments={"y": 2})
+    script = Script({"t.a": [TIMEOUT, OK], "t.b": [OK]})
+    done = await execute_step(
+        request(RetryPolicy(max_attempts=3), [fallback]), script.runner(retry_safe=frozenset())
+    )
+    assert [call[0] for call in script.calls] == ["t.a"]
+    assert not done.ok and done.error_kind is ErrorKind.OUTCOME_UNKNOWN
+    assert "may have run" in (done.error or "") and "slow" in (done.error or "")
+    assert done.attempts == 1 and script.sleeps == []
+    assert [r.error_kind for r in script.records] == [ErrorKind.TIMEOUT]
+
+
+async def test_a_lost_connection_after_sending_is_not_retried_for_a_non_idempotent_tool() -> None:
+    lost = CallResult(ok=False, error_kind=ErrorKind.CONNECTION, error="pipe closed")
+    script = Script({"t.a": [lost, OK]})
+    done = await execute_step(request(RetryPolicy()), script.runner(retry_safe=frozenset()))
+    assert done.error_kind is ErrorKind.OUTCOME_UNKNOWN and len(script.calls) == 1
+
+
+async def test_a_call_that_never_reached_the_tool_is_retried_whatever_the_tool() -> None:
+    unreachable = CallResult(
+        ok=False, error_kind=ErrorKind.CONNECTION, error="server down", sent=False
+    )
+    script = Script({"t.a": [unreachable, OK]})
+    done = await execute_step(request(RetryPolicy()), script.runner(retry_safe=frozenset()))
+    assert done.ok and done.attempts == 2
+
+
+async def test_the_outcome_names_every_tool_tried_and_why_each_failed() -> None:
+    fallbacks = [Fallback(tool="t.b"), Fallback(tool="t.c")]
+    script = Script({"t.a": [BROKEN], "t.b": [INVALID], "t.c": [OK]})
+    done = await execute_step(request(RetryPolicy(), fallbacks), script.runner())
+    assert done.ok and done.tool == "t.c"
+    assert [(f.tool, f.error_kind, f.error) for f in done.failures] == [
+        ("t.a", ErrorKind.TOOL_ERROR, "no"),
+        ("t.b", ErrorKind.INVALID_ARGUMENTS, "x must be str"),
+    ]
+
+
 async def test_a_call_that_ignores_its_timeout_is_abandoned() -> None:
     import asyncio
 
@@ -134,7 +177,7 @@ async def test_a_call_that_ignores_its_timeout_is_abandoned() -> None:
         return OK
 
     records: list[ExecutionRecorded] = []
-    runner = StepRunner(call=hang, record=records.append)
+    runner = StepRunner(call=hang, record=records.append, retry_safe=lambda _tool: True)
     policy = RetryPolicy(timeout_s=0.05, max_attempts=1)
     # The hard bound is timeout + 1 s grace; the step must end, as a timeout.
     done = await asyncio.wait_for(execute_step(request(policy), runner), 5)

@@ -8,8 +8,9 @@ The worker's tool calls go through ``call(ref, arguments, timeout_s)``, where ``
 2. without OFFLINE ones (the node table's status, ignored once stale) and those whose circuit
    is open on this worker (``tools.mesh.breaker``);
 3. drawn by weight, healthy and fast first (``tools.mesh.routing``), the next ones in order
-   as the failover list: a call that loses its connection or times out goes on to the next
-   node within the same attempt's time, without counting as another attempt;
+   as the failover list: a call that could not be sent, or that timed out or lost its
+   connection on a tool safe to repeat (``may_repeat``), goes on to the next node within the
+   same attempt's time, without counting as another attempt;
 4. none left: ``no_healthy_node`` at once.
 
 Every call to a node feeds this worker's breaker and latency estimate, and for shared nodes
@@ -50,6 +51,10 @@ _NOT_ABOUT_THE_NODE = frozenset(
 Emit = Callable[[NodeProbed], None]
 
 
+def _never(_spec: ToolSpec) -> bool:
+    return False
+
+
 def _failed(kind: ErrorKind, message: str) -> CallResult:
     return CallResult(ok=False, error_kind=kind, error=message)
 
@@ -81,6 +86,10 @@ class MeshRouter:
         self._rng = rng or random.Random()
         self._breakers: dict[str, CircuitBreaker] = {}
         self._local: dict[str, NodeHealth] = {}  # this worker's own view, from its calls
+        # May a call that was sent and then timed out or lost its connection run again on
+        # another node? Not unless the tool says repeating it is harmless (the worker sets
+        # agents.tool_policy.retry_safe); a call that never left goes to the next node anyway.
+        self.may_repeat: Callable[[ToolSpec], bool] = _never
 
     # --- versions --------------------------------------------------------------------------
 
@@ -191,6 +200,8 @@ class MeshRouter:
             tried.append(node)
             if result.ok or result.error_kind not in _FAILOVER:
                 return result
+            if result.sent and not self.may_repeat(spec):
+                return result  # it may have run: the step runner decides (outcome_unknown)
             last = result
         if last is None:
             return _failed(ErrorKind.NO_HEALTHY_NODE, self._why_none(name, version, nodes))

@@ -97,6 +97,12 @@ class SandboxToolClient:
                 description=submission.description,
                 input_schema=submission.input_schema,
                 version=submission.version,
+                # The sandbox denies network, file writes and state across calls: a
+                # generated tool can change nothing and reach nothing outside.
+                read_only=True,
+                destructive=False,
+                idempotent=True,
+                open_world=False,
             )
             for submission in self._accepted.values()
         ]

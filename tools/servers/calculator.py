@@ -12,7 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
-from tools.conventions import tool_error, tool_meta, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_meta, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["CalculatorError", "build_server", "evaluate_expression", "main"]
@@ -218,11 +218,12 @@ class Evaluation(BaseModel):
 
 _FUNCTION_NAMES = r"(?:sqrt|cbrt|log10|log2|log|ln|exp|sin|cos|tan|abs|factorial|pi)"
 _ATOM = rf"(?:\b{_FUNCTION_NAMES}\b|\d+(?:\.\d+)?|[-+*/%^().\s])"
+_OPERATION = rf"(?:[-+*/%^]|\b{_FUNCTION_NAMES}\s*\()"
 _PATTERNS = (
     # A run of numbers, operators, parentheses and function names that holds at
-    # least one operator or function call: a bare number ('3 parsecs') is not
-    # arithmetic, or the calculator would answer every text with a digit in it.
-    rf"(?P<expression>{_ATOM}*(?:[-+*/%^]|\b{_FUNCTION_NAMES}\s*\(){_ATOM}*)",
+    # least one operator or function call and one digit: a bare number ('3 parsecs')
+    # is not arithmetic, nor is the '/' of 'Europe/Paris'.
+    rf"(?P<expression>{_ATOM}*(?:\d{_ATOM}*{_OPERATION}|{_OPERATION}{_ATOM}*\d){_ATOM}*)",
 )
 _KEYWORDS = (
     "calculate", "compute", "evaluate", "arithmetic", "math", "sum", "plus", "minus",
@@ -247,6 +248,7 @@ def build_server() -> MCPServer[Any]:
 
     server.add_tool(
         evaluate,
+        annotations=LOCAL_READ_ONLY,
         meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True),
     )
     return server

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from tools.conventions import tool_error, tool_meta, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_meta, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["DEFAULT_DOCS_DIR", "Bm25", "DocIndex", "Hit", "build_server", "main", "tokenize"]
@@ -164,7 +164,9 @@ class DocIndex:
 
 
 _PATTERNS = (
-    r"(?i)(?:search|look up|lookup|find)\s+(?:the\s+)?(?:docs?|documentation)?\s*"
+    # 'documentation' before 'docs?': alternatives are tried in order, and 'doc' would
+    # otherwise match and leave 'umentation' in the query.
+    r"(?i)(?:search|look up|lookup|find)\s+(?:the\s+)?(?:documentation|docs?)?\s*"
     r"(?:for|about|on)?\s*(?P<query>.+)",
     r"(?i)(?P<query>(?:what|how|why|explain|describe)\b.+)",
 )
@@ -191,7 +193,9 @@ def build_server(docs_dir: Path | str | None = None) -> MCPServer[Any]:
         return tool_result(SearchResults(query=query, hits=hits).model_dump(), text)
 
     server.add_tool(
-        search, meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True)
+        search,
+        annotations=LOCAL_READ_ONLY,
+        meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True),
     )
     return server
 

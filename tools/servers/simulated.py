@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.conventions import tool_error, tool_meta, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_meta, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["SimulatedTool", "Simulator", "build_server", "main", "parse_tool_option"]
@@ -159,7 +159,14 @@ def _add(server: MCPServer[Any], tool: SimulatedTool, simulator: Simulator) -> N
         cost_per_call=tool.cost,
         cacheable=False,
     )
-    server.add_tool(run, name=tool.name, description=tool.description, meta=meta)
+    # A simulation touches nothing outside this process, whatever service it stands for.
+    server.add_tool(
+        run,
+        name=tool.name,
+        description=tool.description,
+        annotations=LOCAL_READ_ONLY,
+        meta=meta,
+    )
 
 
 def build_server(

@@ -8,16 +8,20 @@ from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tools.conventions import tool_error, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["build_server", "main"]
 
 # Long enough for any timeout test, short enough that a leaked call ends on its own.
 MAX_SLEEP_S = 600.0
+# flaky counts calls per key: a second call has an effect the first did not.
+_STATEFUL = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
 
 
 class Slept(BaseModel):
@@ -53,7 +57,7 @@ def build_server() -> MCPServer[Any]:
     sleeps: Counter[str] = Counter()
     attempts: Counter[str] = Counter()
 
-    @server.tool()
+    @server.tool(annotations=LOCAL_READ_ONLY)
     async def sleep(
         seconds: Annotated[float, Field(ge=0, le=MAX_SLEEP_S)],
     ) -> Annotated[CallToolResult, Slept]:
@@ -68,7 +72,7 @@ def build_server() -> MCPServer[Any]:
         sleeps["completed"] += 1
         return tool_result(Slept(slept_s=seconds).model_dump(), f"slept {seconds:g} s")
 
-    @server.tool()
+    @server.tool(annotations=LOCAL_READ_ONLY)
     async def count(
         steps: Annotated[int, Field(ge=1, le=1000)],
         delay_s: Annotated[float, Field(ge=0, le=10)],
@@ -81,7 +85,7 @@ def build_server() -> MCPServer[Any]:
             await ctx.report_progress(step, steps, f"step {step} of {steps}")
         return tool_result(Counted(steps=steps).model_dump(), f"counted to {steps}")
 
-    @server.tool()
+    @server.tool(annotations=_STATEFUL)
     def flaky(
         key: str, failures: Annotated[int, Field(ge=0)]
     ) -> Annotated[CallToolResult, FlakyOutcome]:
@@ -97,7 +101,7 @@ def build_server() -> MCPServer[Any]:
             FlakyOutcome(key=key, attempt=attempt).model_dump(), f"ok after {attempt} attempts"
         )
 
-    @server.tool()
+    @server.tool(annotations=LOCAL_READ_ONLY)
     def echo(
         text: str = "", data: dict[str, Any] | None = None
     ) -> Annotated[CallToolResult, Echoed]:
@@ -105,13 +109,13 @@ def build_server() -> MCPServer[Any]:
         calls["echo"] += 1
         return tool_result(Echoed(text=text, data=data).model_dump(), text)
 
-    @server.tool()
+    @server.tool(annotations=LOCAL_READ_ONLY)
     def fail(message: str) -> CallToolResult:
         """Fail permanently with ``message``."""
         calls["fail"] += 1
         return tool_error(message)
 
-    @server.tool()
+    @server.tool(annotations=LOCAL_READ_ONLY)
     def stats() -> Annotated[CallToolResult, Stats]:
         """This server's process id and call counters, to observe it from a test."""
         out = Stats(

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
-from tools.conventions import tool_error, tool_meta, tool_result
+from tools.conventions import LOCAL_READ_ONLY, tool_error, tool_meta, tool_result
 from tools.servers._serve import SERVER_LOG_LEVEL, main_for
 
 __all__ = ["Unit", "UnitError", "build_server", "convert_units", "find_unit", "main"]
@@ -182,7 +182,9 @@ class Conversion(BaseModel):
 
 
 _PATTERNS = (
-    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?P<from_unit>[a-zA-Z°]+)\s+(?:to|in|into)\s+(?P<to_unit>[a-zA-Z°]+)",
+    # '5 km to mi', '60 mph in km/h', '30 degrees celsius to fahrenheit'.
+    r"(?P<value>-?\d+(?:\.\d+)?)\s*(?:degrees?\s+)?(?P<from_unit>[a-zA-Z°µ][a-zA-Z°µ/²³]*)"
+    r"\s+(?:to|in|into)\s+(?:degrees?\s+)?(?P<to_unit>[a-zA-Z°µ][a-zA-Z°µ/²³]*)",
 )
 _KEYWORDS = (
     "convert", "conversion", "unit", "units", "how many", "km", "miles", "celsius",
@@ -213,7 +215,9 @@ def build_server() -> MCPServer[Any]:
         )
 
     server.add_tool(
-        convert, meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True)
+        convert,
+        annotations=LOCAL_READ_ONLY,
+        meta=tool_meta(patterns=_PATTERNS, keywords=_KEYWORDS, version="1", cacheable=True),
     )
     return server
 
