@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents.budget_client import Admission, BudgetClient, CallCharge
@@ -87,6 +87,9 @@ class SpendControl:
         )
         self._closers: list[Any] = []
         self._flusher: asyncio.Task[None] | None = None
+        # (tool, intent id) -> the version its call runs: a canary's or a pin's, from the tool
+        # mesh (Runtime.version_for); None: the version the tool was listed with.
+        self.version_for: Callable[[str, str], str] | None = None
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class SpendControl:
         spec = tools.get(step.tool)
         if self.flight is None or spec is None or not spec.cacheable:
             return await execute_step(request, runner)
-        key = self._key(spec, step.arguments, plan.context)
+        key = self._key(spec, step.arguments, plan.context, request.intent_id)
 
         async def run() -> Run:
             done = await execute_step(request, runner)
@@ -253,7 +256,9 @@ class SpendControl:
         if output is None or fallback is None or self.cache is None:
             return
         size = await self.cache.put(
-            self._key(spec, fallback.arguments, context), output, self._ttl(spec)
+            self._key(spec, fallback.arguments, context, request.intent_id),
+            output,
+            self._ttl(spec),
         )
         if size is not None:
             self.counters.count(spec.name, "stores")
@@ -273,11 +278,20 @@ class SpendControl:
             self.counters.count(PLAN_CACHE, "stores")
             self.counters.count(PLAN_CACHE, "bytes_stored", size)
 
-    def _key(self, spec: ToolSpec, arguments: Mapping[str, Any], context: Mapping[str, str]) -> str:
+    def _key(
+        self,
+        spec: ToolSpec,
+        arguments: Mapping[str, Any],
+        context: Mapping[str, str],
+        intent_id: str,
+    ) -> str:
+        version = (
+            spec.version if self.version_for is None else self.version_for(spec.name, intent_id)
+        )
         return cache_key(
             self.settings.app_id,
             spec.name,
-            spec.version,
+            version,
             arguments,
             declared_context(spec.cache_context, context),
         )

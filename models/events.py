@@ -268,6 +268,7 @@ class ExecutionRecorded(Event):
     strategy: str = "builtin"
     choice_probability: float | None = None
     intent_text: str = ""
+    node: str = Field(default="", description="The node (MCP endpoint) the attempt went to.")
 
 
 class ToolCallProgressed(Event):

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.budget_scopes import SCOPE_KINDS as _SCOPE_KINDS
 from models.policies import RetryPolicy
+from tools.mesh.policy import MeshPolicy
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,6 +103,16 @@ class Settings(BaseSettings):
     tools_config: Path = Field(default=_PACKAGE_ROOT / "tools" / "tools.toml")
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy, description="Default policy of plan steps."
+    )
+    mesh: MeshPolicy = Field(
+        default_factory=MeshPolicy,
+        description="Node probes, health, circuit breaking and node choice "
+        "(TOOLWISE_MESH__PROBE_INTERVAL_S=..., see tools/mesh/policy.py).",
+    )
+    generated_server: str = Field(
+        default="generated",
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="Server name of generated tools accepted at run time ('<it>.<tool>').",
     )
 
     # --- Limits (what one message may cost a worker) ------------------------

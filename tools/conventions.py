@@ -8,9 +8,10 @@ Any MCP server can take part; these keys are optional hints:
   what this one call cost and how good its answer was.
 * tool ``_meta["toolwise/patterns"]``, ``["toolwise/keywords"]``,
   ``["toolwise/version"]``, ``["toolwise/cost_per_call"]``, ``["toolwise/cacheable"]``,
-  ``["toolwise/cache_ttl_s"]`` and ``["toolwise/cache_context"]`` (the context fields its
-  result depends on, e.g. ``["user"]``) describe the tool to the planner and the cache; the
-  config file may override each.
+  ``["toolwise/cache_ttl_s"]``, ``["toolwise/cache_context"]`` (the context fields its
+  result depends on, e.g. ``["user"]``) and ``["toolwise/timeout_s"]`` (its default
+  per-attempt timeout) describe the tool to the planner and the cache; the config file may
+  override each.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "META_PATTERNS",
     "META_QUALITY",
     "META_RETRYABLE",
+    "META_TIMEOUT",
     "META_VERSION",
     "tool_error",
     "tool_meta",
@@ -47,6 +49,7 @@ META_COST_PER_CALL = "toolwise/cost_per_call"
 META_CACHEABLE = "toolwise/cacheable"
 META_CACHE_TTL = "toolwise/cache_ttl_s"
 META_CACHE_CONTEXT = "toolwise/cache_context"
+META_TIMEOUT = "toolwise/timeout_s"
 
 # The MCP annotations of a tool that only computes an answer from its arguments and
 # local data: what Toolwise's planner may choose without the intent naming it (a tool
