@@ -26,11 +26,10 @@ from faust.types import TP
 
 from agents.answers import answer_unreadable
 from agents.boundary import each_message
+from agents.budget_client import Admission
 from agents.outcome_assembly import assemble, failure_outcome, record_at
 from agents.plan_builder import tool_call_requests
-from agents.result_cache import cache_key
-from agents.runtime import Runtime, get_runtime
-from agents.step_runner import execute_step
+from agents.runtime import get_runtime
 from models import ErrorKind, PlanCreated, ToolCallCompleted, ToolCallRequested
 from models.ids import derived_id
 from streams.app import app, settings
@@ -58,8 +57,15 @@ async def execute_plans(stream: Any) -> None:
 
 async def _execute(event: Any, plan: PlanCreated) -> None:
     at = event.message
-    runs = await asyncio.gather(*(_run_step(r, at) for r in tool_call_requests(plan)))
+    runtime = await get_runtime(settings)
+    requests = tool_call_requests(plan)
+    # Budgets: reserve every step not answered yet before any runs (agents.spend_control).
+    unanswered = [r for r in requests if completed_calls.get(r.call_id) is None]
+    admission = await runtime.spend.admit(plan, unanswered, runtime.tools)
+    runs = await asyncio.gather(*(_run_step(r, at, plan, admission) for r in requests))
     results = [completion for completion, _by in runs]
+    again = [(r, c) for r, c in zip(requests, results, strict=True) if r not in unanswered]
+    runtime.spend.settle_answered(plan, again, runtime.tools)  # a settlement may be lost
     earlier = {by for _completion, by in runs}
     first = earlier.pop() if len(earlier) == 1 else None
     if first is not None and _delivered(first):
@@ -77,6 +83,7 @@ async def _execute(event: Any, plan: PlanCreated) -> None:
     while len(_sent) > _SENT_MAX:
         _sent.popitem(last=False)
     outcome = assemble(plan, results, time.time())
+    await runtime.spend.remember_outcome(plan, outcome, runtime.tools)  # the plan cache
     await outcomes_topic.send(key=plan.intent_id.encode(), value=outcome.to_bytes())
 
 
@@ -86,7 +93,7 @@ def _delivered(position: tuple[str, int, int]) -> bool:
 
 
 async def _run_step(
-    request: ToolCallRequested, message: Any
+    request: ToolCallRequested, message: Any, plan: PlanCreated, admission: Admission | None
 ) -> tuple[ToolCallCompleted, tuple[str, int, int] | None]:
     """The step's result, and the plan record it was first answered in if it was stored
     before (None when the tool ran now). Published on tool-results when the tool ran."""
@@ -96,8 +103,10 @@ async def _run_step(
         where = (str(by[0]), int(by[1]), int(by[2])) if by else None
         return ToolCallCompleted.model_validate(stored), where
     runtime = await get_runtime(settings)
-    completion = await _cached(runtime, request) or await execute_step(request, runtime.runner)
-    await _remember(runtime, request, completion)
+    # Refused by a budget, from the result cache, shared with an identical call, or run.
+    completion = await runtime.spend.run_call(
+        request, plan, admission, runtime.tools, runtime.runner
+    )
     record = [message.topic, message.partition, message.offset]
     keep(
         completed_calls,
@@ -134,43 +143,3 @@ async def _answer(event: Any, plan: PlanCreated | None, kind: str, reason: str) 
             keep(completed_calls, request.call_id, failed.model_dump(mode="json"))
     outcome = failure_outcome(plan.intent_id, "processing_error", f"{kind}: {reason}")
     await outcomes_topic.send(key=plan.intent_id.encode(), value=outcome.to_bytes())
-
-
-async def _cached(runtime: Runtime, request: ToolCallRequested) -> ToolCallCompleted | None:
-    step = request.step
-    spec = runtime.tools.get(step.tool)
-    if runtime.cache is None or spec is None or not spec.cacheable:
-        return None
-    # A guarded cache: an outage or a slow Redis reads as a miss (agents.result_cache).
-    output = await runtime.cache.get(
-        cache_key(settings.app_id, spec.name, spec.version, step.arguments)
-    )
-    if output is None:
-        return None
-    return ToolCallCompleted(
-        event_id=derived_id("done", request.call_id),
-        intent_id=request.intent_id,
-        call_id=request.call_id,
-        tool=spec.name,
-        ok=True,
-        output=output,
-        attempts=0,
-        tools_tried=[],
-        cached=True,
-    )
-
-
-async def _remember(runtime: Runtime, request: ToolCallRequested, done: ToolCallCompleted) -> None:
-    spec = runtime.tools.get(done.tool)
-    if runtime.cache is None or spec is None or not spec.cacheable or not done.ok or done.cached:
-        return
-    if done.content:
-        return  # the cache keeps output only; a hit must not come back without its parts
-    arguments = request.step.arguments
-    if done.tool != request.step.tool:
-        arguments = next(f.arguments for f in request.step.fallbacks if f.tool == done.tool)
-    await runtime.cache.put(
-        cache_key(settings.app_id, spec.name, spec.version, arguments),
-        done.output,
-        settings.cache_ttl_s,
-    )

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from agents.plan_builder import Ranker
 from agents.ranking import learned_ranker
 from agents.runtime import Runtime
+from agents.tool_mesh import prefer_available
 from learning.assignment import assigned_variant
 from learning.strategies import Strategy, UnknownStrategy, get_strategy
 from models import IntentSubmitted
@@ -104,6 +105,8 @@ def _ranker(runtime: Runtime, strategy: Strategy) -> Ranker:
             np.random.default_rng(),
             explore=strategy.explore,
         )
+        if runtime.mesh is not None:  # tools no node can serve now go last
+            ranker = prefer_available(ranker, runtime.mesh.router.available)
         _rankers[strategy.name] = ranker
     return ranker
 

@@ -41,6 +41,7 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
             latency_ms=r.latency_ms,
             quality=r.quality,
             cached=r.cached,
+            budget=r.budget,
             failures=r.failures,
         )
         for r in results
@@ -62,6 +63,7 @@ def assemble(plan: PlanCreated, results: Sequence[ToolCallCompleted], now: float
             cost=cost,
             latency_ms=latency_ms,
             attempts=attempts,
+            budget=first.budget,  # refused by a budget: its scope and numbers
         )
     return IntentCompleted(
         event_id=event_id,

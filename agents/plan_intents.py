@@ -24,10 +24,10 @@ from agents.plan_builder import (
 )
 from agents.runtime import Runtime, get_runtime
 from learning import context_key
-from models import IntentSubmitted, PlanCreated, ToolSpec
+from models import Event, IntentSubmitted, PlanCreated, ToolSpec
 from models.ids import derived_id
 from streams.app import app, settings
-from streams.topics import intents_topic, plans_topic
+from streams.topics import intents_topic, outcomes_topic, plans_topic
 from tables.workflow import keep, planned_intents
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,14 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         # dedups by id); a planning failure already has its one outcome.
         if "plan" in stored:
             await _send_plan(PlanCreated.model_validate(stored["plan"]))
+        elif "answered" in stored:  # spend control answered it (plan cache, budget refusal)
+            answer = str(stored["answered"]).encode()
+            await outcomes_topic.send(key=intent.intent_id.encode(), value=answer)
         return
     runtime = await get_runtime(settings)
+    answered = await runtime.spend.before_planning(intent, runtime.tools)
+    if answered is not None:
+        return await _answer_without_plan(intent, answered)
     arm = await plan_arm(intent, runtime)  # the experiment's variant, or the default strategy
     try:
         steps = functools.partial(_steps, runtime=runtime, rank=arm.rank)
@@ -70,6 +76,9 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         keep(planned_intents, intent.intent_id, {"failed": exc.kind})
         await send_failure(intent.intent_id, exc.kind, exc.reason)
         return
+    refused = runtime.spend.after_planning(intent, planned.steps, runtime.tools)
+    if refused is not None:
+        return await _answer_without_plan(intent, refused)
     plan = PlanCreated(
         event_id=derived_id("plan", intent.intent_id),
         intent_id=intent.intent_id,
@@ -81,9 +90,19 @@ async def _plan(event: Any, intent: IntentSubmitted) -> None:
         intent_text=intent.text[: settings.carried_text_chars],
         submitted_at=intent.occurred_at,
         **plan_fields(arm, intent, planned.strategy, runtime.strategy),
+        cache=intent.cache,
+        plan_cache_key=runtime.spend.plan_key(intent),
     )
     keep(planned_intents, intent.intent_id, {"plan": plan.model_dump(mode="json")})
+    runtime.spend.charge_planning(plan)
     await _send_plan(plan)
+
+
+async def _answer_without_plan(intent: IntentSubmitted, outcome: Event) -> None:
+    """The intent's outcome sent at once (no plan); kept so a redelivery sends it again."""
+    value = outcome.to_bytes()
+    keep(planned_intents, intent.intent_id, {"answered": value.decode()})
+    await outcomes_topic.send(key=intent.intent_id.encode(), value=value)
 
 
 async def _steps(intent: IntentSubmitted, runtime: Runtime, rank: Ranker) -> list[Any]:

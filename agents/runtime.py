@@ -18,8 +18,10 @@ from agents.plan_builder import Ranker, keyword_ranker
 from agents.planners import Planned, Planner, StepsFn
 from agents.ranking import STRATEGY as LEARNED_STRATEGY
 from agents.ranking import learned_ranker, text_encoder
-from agents.result_cache import Breaker, GuardedCache, RedisResultCache, ResultCache
+from agents.result_cache import Breaker, GuardedCache, RedisResultCache
+from agents.spend_control import SpendControl, start_spend_control
 from agents.step_runner import StepRunner
+from agents.tool_mesh import ToolMesh, prefer_available, start_mesh
 from agents.tool_policy import retry_safe
 from learning import LearningState, Recommender
 from models import (
@@ -48,7 +50,7 @@ _MIN_CANCELLATION_KEEP_S = 600.0
 class Runtime:
     settings: Settings
     registry: ToolRegistry
-    cache: ResultCache | None
+    cache: GuardedCache | None
     rank: Ranker
     strategy: str
     runner: StepRunner
@@ -60,8 +62,19 @@ class Runtime:
     planner: Planner | None = None  # None: the built-in planner with ``rank``
     cancellations: Cancellations = field(default_factory=Cancellations)
     cancellation_feed: TopicFollower | None = None
+    spend_control: SpendControl | None = None  # budgets and caches (agents.spend_control)
+    mesh: ToolMesh | None = None  # versions, nodes, health; None: tools as listed at start
 
-    def tool_version(self, tool: str) -> str:
+    @property
+    def spend(self) -> SpendControl:
+        if self.spend_control is None:  # nothing counted, nothing cached
+            self.spend_control = SpendControl(self.settings, None, None)
+        return self.spend_control
+
+    def version_for(self, tool: str, intent_id: str) -> str:
+        """The version of ``tool`` (a name or a ``name@version`` pin) this intent's call uses."""
+        if self.mesh is not None:
+            return self.mesh.router.resolve(tool, intent_id)[1]
         spec = self.tools.get(tool)
         return spec.version if spec else "1"
 
@@ -76,7 +89,10 @@ class Runtime:
     async def aclose(self) -> None:
         if self.cancellation_feed is not None:
             await self.cancellation_feed.stop()
+        await self.spend.aclose()
         await self.learned.stop()
+        if self.mesh is not None:
+            await self.mesh.aclose()
         await self.registry.aclose()
         if self.cache is not None:
             await self.cache.aclose()
@@ -122,7 +138,7 @@ async def get_runtime(settings: Settings) -> Runtime:
             registry = ToolRegistry.from_config(load_tools_config(settings.tools_config))
             await registry.start()
             log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
-            cache: ResultCache | None = None
+            cache: GuardedCache | None = None
             if settings.redis_url:
                 cache = GuardedCache(
                     RedisResultCache(settings.redis_url, settings.redis_timeout_s),
@@ -140,7 +156,8 @@ async def get_runtime(settings: Settings) -> Runtime:
                 else None
             )
             claim_check = ClaimCheckPolicy(settings.content_inline_max_bytes)
-            gateway = ContentGateway(registry.call, content, claim_check)
+            mesh = await start_mesh(settings, registry)  # the registry, health, failover
+            gateway = ContentGateway(mesh.router.call, content, claim_check)
             cancellations = Cancellations(
                 CancellationPolicy(keep_s=max(settings.state_retention_s, _MIN_CANCELLATION_KEEP_S))
             )
@@ -150,6 +167,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 progress=record_progress,
                 progress_interval_s=settings.progress_interval_s,
                 cancellations=cancellations,
+                resolve=mesh.router.resolve,
             )
             cancellation_feed = TopicFollower(
                 settings.bootstrap_servers,
@@ -159,7 +177,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 name="cancellations",
             )
             await cancellation_feed.start()
-            tools = {spec.name: spec for spec in registry.specs()}  # fixed once listed
+            tools = mesh.tools  # live: versions activated and tools registered at run time
             learned = LearnedReplica(
                 settings.bootstrap_servers,
                 changelog_topic_name(),
@@ -176,6 +194,7 @@ async def get_runtime(settings: Settings) -> Runtime:
                 rng = np.random.default_rng()
                 rank = learned_ranker(recommender, learned, settings.recommend_top_k, rng)
                 strategy = LEARNED_STRATEGY
+            rank = prefer_available(rank, mesh.router.available)
             planner: Planner | None = None
             if settings.planner_strategy == "llm":  # the learned planner is its fallback
                 planner = llm_planner(
@@ -196,9 +215,12 @@ async def get_runtime(settings: Settings) -> Runtime:
                 planner,
                 cancellations,
                 cancellation_feed,
+                spend_control=await start_spend_control(settings, cache),
+                mesh=mesh,
             )
-            runner.tool_versions = _runtime.tool_version
             runner.retry_safe = lambda tool: retry_safe(tools.get(tool))
+            _runtime.spend.version_for = _runtime.version_for  # cache keys: a canary's version
+            mesh.router.may_repeat = retry_safe  # failover to another node after a sent call
         return _runtime
 
 

@@ -30,12 +30,15 @@ from models import (
     ToolFailure,
 )
 from models.ids import derived_id
+from models.tools import tool_ref
 from tools.progress import ProgressFn, reporting_to
 
 CallFn = Callable[[str, dict[str, Any], float], Awaitable[CallResult]]
 SleepFn = Callable[[float], Awaitable[None]]
 RecordFn = Callable[[ExecutionRecorded], None]
 ProgressSink = Callable[[ToolCallProgressed], None]
+# (the tool as a step names it, intent id) -> (tool name, version): tools.mesh's version routing.
+ResolveFn = Callable[[str, str], tuple[str, str]]
 
 # A call the client failed to stop at its own timeout is abandoned this much
 # later; the client normally cancels it on the server first.
@@ -59,6 +62,9 @@ class StepRunner:
     wall_clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.perf_counter
     tool_versions: Callable[[str], str] = lambda _tool: "1"
+    # With a resolver, each attempt calls 'name@version' as it decides (pins, canaries) and
+    # records that version; without, the step's tool as named, version from tool_versions.
+    resolve: ResolveFn | None = None
     retry_safe: Callable[[str], bool] = _never
     """May this tool's call run again after a timeout or lost connection? (tool_policy)"""
     # Where a tool's progress notifications go (None: not asked for), and how often at most.
@@ -101,6 +107,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
     for tool, arguments in choices:
         tried.append(tool)
         last_tool = tool
+        name, version, target = _routed(runner, tool, request.intent_id)
         for attempt in range(1, policy.max_attempts + 1):
             started_at = runner.wall_clock()
             t0 = runner.monotonic()
@@ -117,7 +124,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     tried,
                     failures,
                 )
-            last = await _call_bounded(runner, request, tool, attempt, arguments)
+            last = await _call_bounded(runner, request, tool, target, attempt, arguments)
             latency_ms = (runner.monotonic() - t0) * 1000.0
             total_attempts += 1
             total_cost += last.cost
@@ -135,8 +142,8 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     event_id=derived_id(request.call_id, tool, str(attempt)),
                     intent_id=request.intent_id,
                     call_id=request.call_id,
-                    tool=tool,
-                    tool_version=runner.tool_versions(tool),
+                    tool=name,
+                    tool_version=version,
                     attempt=attempt,
                     ok=last.ok,
                     error_kind=last.error_kind,
@@ -150,6 +157,7 @@ async def execute_step(request: ToolCallRequested, runner: StepRunner) -> ToolCa
                     strategy=request.strategy,
                     choice_probability=step.choice_probability if tool == step.tool else None,
                     intent_text=request.intent_text,
+                    node=last.node,
                 )
             )
             if last.ok or last.error_kind is ErrorKind.CANCELLED:  # no retry, no fallback
@@ -192,6 +200,14 @@ def _failure(tool: str, result: CallResult, attempts: int) -> ToolFailure:
     )
 
 
+def _routed(runner: StepRunner, tool: str, intent_id: str) -> tuple[str, str, str]:
+    """(name recorded, version recorded, what to call)."""
+    if runner.resolve is None:
+        return tool, runner.tool_versions(tool), tool
+    name, version = runner.resolve(tool, intent_id)
+    return name, version, tool_ref(name, version)
+
+
 def _cancellation(runner: StepRunner, intent_id: str) -> CallResult | None:
     if runner.cancellations is None:
         return None
@@ -203,6 +219,7 @@ async def _call_bounded(
     runner: StepRunner,
     request: ToolCallRequested,
     tool: str,
+    target: str,
     attempt: int,
     arguments: dict[str, Any],
 ) -> CallResult:
@@ -211,7 +228,7 @@ async def _call_bounded(
     async def call() -> CallResult:
         try:
             return await asyncio.wait_for(
-                runner.call(tool, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
+                runner.call(target, arguments, timeout_s), timeout_s + _HARD_TIMEOUT_GRACE_S
             )
         except TimeoutError:
             return CallResult(

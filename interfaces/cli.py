@@ -19,6 +19,8 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "interfaces.cli_content",
     "interfaces.cli_experiments",
     "interfaces.cli_tools",
+    "interfaces.cli_budget",
+    "interfaces.cli_cache",
     "interfaces.cli_plan",
 )
 

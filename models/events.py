@@ -12,12 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from models.budget_scopes import BudgetDenial
 from models.content import ContentPart
 from models.planning import PlanningRecord
 from models.policies import RetryPolicy
 from models.tools import ErrorKind
 
 SCHEMA_VERSION = 1
+
+CacheUse = Literal["use", "bypass"]
+"""``bypass``: skip the result and plan caches for this intent (its results are still stored)."""
 
 # Parts one intent may carry: every part is offered to every step's tool, and 32 is
 # more than any tool in sight takes, while bounding the work of matching them.
@@ -64,7 +68,15 @@ class IntentSubmitted(Event):
     tool: str | None = Field(
         default=None, description="Ask for this tool ('server.tool') and skip planning."
     )
-    max_cost: float | None = Field(default=None, ge=0)
+    max_cost: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most the intent may cost: refused (budget_exceeded) when its plan's "
+        "estimate is higher.",
+    )
+    cache: CacheUse = Field(
+        default="use", description="'bypass': answer from the tools, not from any cache."
+    )
     policy: RetryPolicy | None = Field(
         default=None, description="Override the default retry policy."
     )
@@ -122,6 +134,11 @@ class PlanCreated(Event):
     context: dict[str, str] = Field(default_factory=dict, description="The intent's context.")
     experiment_id: str = Field(default="", description="The experiment that assigned the plan.")
     variant: str = Field(default="", description="The experiment's variant it was assigned.")
+    cache: CacheUse = Field(default="use", description="The intent's cache choice.")
+    plan_cache_key: str = Field(
+        default="",
+        description="Where a successful outcome is kept for identical intents ('' : nowhere).",
+    )
 
 
 class ToolCallRequested(Event):
@@ -171,6 +188,9 @@ class ToolCallCompleted(Event):
     )
     cached: bool = False
     quality: float | None = Field(default=None, description="What the answering tool reported.")
+    budget: BudgetDenial | None = Field(
+        default=None, description="Not run: this budget would have been exceeded."
+    )
 
 
 class StepResult(BaseModel):
@@ -188,6 +208,7 @@ class StepResult(BaseModel):
     latency_ms: float = 0.0
     quality: float | None = None
     cached: bool = False
+    budget: BudgetDenial | None = None
     failures: list[ToolFailure] = Field(
         default_factory=list, description="Tools tried before (or instead of) the last one."
     )
@@ -201,6 +222,12 @@ class IntentCompleted(Event):
     latency_ms: float = Field(default=0.0, description="From submission to completion.")
     attempts: int = 0
     strategy: str = "builtin"
+    from_cache: bool = Field(
+        default=False, description="Answered from an identical intent's outcome (plan cache)."
+    )
+    cached_from: str | None = Field(
+        default=None, description="The intent whose outcome answered this one."
+    )
 
 
 class IntentFailed(Event):
@@ -212,6 +239,10 @@ class IntentFailed(Event):
     cost: float = 0.0
     latency_ms: float = 0.0
     attempts: int = 0
+    budget: BudgetDenial | None = Field(
+        default=None,
+        description="For budget_exceeded: the scope, its limit, spent, reserved and remaining.",
+    )
 
 
 class ExecutionRecorded(Event):
@@ -237,6 +268,7 @@ class ExecutionRecorded(Event):
     strategy: str = "builtin"
     choice_probability: float | None = None
     intent_text: str = ""
+    node: str = Field(default="", description="The node (MCP endpoint) the attempt went to.")
 
 
 class ToolCallProgressed(Event):

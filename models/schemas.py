@@ -7,10 +7,14 @@ from pathlib import Path
 
 from models.events import EVENT_TYPES
 from models.experiments import EXPERIMENT_EVENT_TYPES
+from models.registry import REGISTRY_EVENT_TYPES
 
 
 def json_schemas() -> dict[str, dict[str, object]]:
-    return {cls.__name__: cls.model_json_schema() for cls in EVENT_TYPES + EXPERIMENT_EVENT_TYPES}
+    return {
+        cls.__name__: cls.model_json_schema()
+        for cls in EVENT_TYPES + EXPERIMENT_EVENT_TYPES + REGISTRY_EVENT_TYPES
+    }
 
 
 def export_schemas(directory: Path) -> list[Path]:

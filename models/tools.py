@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -22,12 +23,19 @@ class ErrorKind(StrEnum):
     # Toolwise itself failed on this call (a bug, or input it could not handle): never retried,
     # the message is dead-lettered with the reason.
     PROCESSING_ERROR = "processing_error"
+    # Every node that serves the tool is offline or has its circuit open: answered at once
+    # rather than retried, so the step's fallback tools (or the submitter) take over.
+    NO_HEALTHY_NODE = "no_healthy_node"
     # A call that timed out or lost its connection after it was sent, to a tool that is
     # neither read-only nor idempotent: it may have had its effect, so it is not run again.
     OUTCOME_UNKNOWN = "outcome_unknown"
     # The submitter cancelled the intent (an A2A task cancel, ``CancellationRequested``): the
     # call was stopped or never started. Says nothing about the tool, so it is not learned.
     CANCELLED = "cancelled"
+    # Not run: a daily budget (or the intent's max_cost) would have been exceeded; or the
+    # budget's owner did not answer in time. Says nothing about the tool: not learned.
+    BUDGET_EXCEEDED = "budget_exceeded"
+    BUDGET_UNAVAILABLE = "budget_unavailable"
 
     @property
     def retryable(self) -> bool:
@@ -56,6 +64,19 @@ class ToolSpec(BaseModel):
     keywords: tuple[str, ...] = Field(default=(), description="Extra words the planner matches.")
     cacheable: bool = Field(
         default=False, description="Results may be served from the Redis cache."
+    )
+    cache_ttl_s: float | None = Field(
+        default=None, ge=0, description="How long a result is kept (None: settings.cache_ttl_s)."
+    )
+    cache_context: tuple[str, ...] = Field(
+        default=(),
+        description="Context fields the result depends on (e.g. 'user'): part of its cache key.",
+    )
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="The tool's default per-attempt timeout, for steps whose intent sets none.",
     )
     # MCP tool annotations (``tools/list``), with MCP's defaults for a tool that declares
     # none: it may change its environment, destructively, not idempotently, and talk to
@@ -103,8 +124,28 @@ class CallResult(BaseModel):
     cost: float = 0.0
     quality: float | None = Field(default=None, ge=0, le=1)
     latency_ms: float = 0.0
+    node: str = Field(default="", description="The node that answered (tools.mesh), if known.")
     sent: bool = Field(
         default=True,
         description="False when the call provably never reached the tool (no connection "
         "could be opened, arguments refused before sending): retrying repeats no effect.",
     )
+
+
+# A version is what `toolwise/version` or the config gives a tool: short, no '@' or spaces.
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,49}"
+_REF = re.compile(rf"^(?P<name>.+)@(?P<version>{VERSION_PATTERN})$")
+
+
+def tool_ref(name: str, version: str) -> str:
+    """``name@version``: a tool pinned to one of its versions (an intent may name one)."""
+    return f"{name}@{version}"
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``("units.convert", "2")`` for ``"units.convert@2"``, ``("units.convert", None)`` for
+    a bare name."""
+    match = _REF.match(ref)
+    if match is None:
+        return ref, None
+    return match["name"], match["version"]

@@ -9,11 +9,14 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.budget_scopes import SCOPE_KINDS as _SCOPE_KINDS
 from models.policies import RetryPolicy
+from tools.mesh.policy import MeshPolicy
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +104,16 @@ class Settings(BaseSettings):
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy, description="Default policy of plan steps."
     )
+    mesh: MeshPolicy = Field(
+        default_factory=MeshPolicy,
+        description="Node probes, health, circuit breaking and node choice "
+        "(TOOLWISE_MESH__PROBE_INTERVAL_S=..., see tools/mesh/policy.py).",
+    )
+    generated_server: str = Field(
+        default="generated",
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="Server name of generated tools accepted at run time ('<it>.<tool>').",
+    )
 
     # --- Limits (what one message may cost a worker) ------------------------
     max_message_deaths: int = Field(
@@ -180,7 +193,9 @@ class Settings(BaseSettings):
     # --- Redis -----------------------------------------------------------
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     cache_ttl_s: float = Field(
-        default=300.0, ge=0, description="Result cache TTL for cacheable tools."
+        default=300.0,
+        ge=0,
+        description="Result cache TTL of cacheable tools that declare none (cache_ttl_s).",
     )
     redis_timeout_s: float = Field(
         default=0.05,
@@ -191,6 +206,64 @@ class Settings(BaseSettings):
         default=5.0,
         gt=0,
         description="After a Redis failure, the cache is bypassed this long before one probe.",
+    )
+    result_cache_enabled: bool = Field(
+        default=True, description="Serve cacheable tools' results from Redis (off: never)."
+    )
+    cache_wait_poll_s: float = Field(
+        # 20 ms: a fraction of any tool call worth sharing, and at most 50 GETs a second for
+        # each call waiting on another worker's identical one.
+        default=0.02,
+        gt=0,
+        description="How often a call waiting on an identical call elsewhere looks for its "
+        "result (single-flight).",
+    )
+    plan_cache_enabled: bool = Field(
+        default=True,
+        description="Answer an intent identical to one that succeeded lately from its outcome.",
+    )
+    plan_cache_ttl_s: float = Field(
+        default=300.0, gt=0, description="How long a successful outcome answers identical intents."
+    )
+    plan_cache_ignored_context: tuple[str, ...] = Field(
+        default=("session",),
+        description="Context fields that do not make intents differ for the plan cache.",
+    )
+
+    # --- Budgets (daily spend per scope) -----------------------------------
+    budgets_enabled: bool = Field(
+        default=True,
+        description="Count spend per scope and enforce daily limits (off: no budget checks; "
+        "max_cost is still honoured).",
+    )
+    budget_timezone: str = Field(
+        default="UTC", description="The time zone whose midnight starts a budget day."
+    )
+    budget_window_s: int = Field(
+        default=86400,
+        ge=1,
+        description="Length of a budget window: a day. Shorter only to test window boundaries.",
+    )
+    budget_default_limits: dict[str, float] = Field(
+        default_factory=dict,
+        description="Daily limit of every scope of a kind without one of its own, e.g. "
+        '{"global": 100, "user": 5}; kinds: global, team, user, tool.',
+    )
+    budget_alert_share: float = Field(
+        default=0.8, gt=0, le=1, description="BudgetThresholdReached once spend passes this share."
+    )
+    budget_global_shards: int = Field(
+        # 4: as many as the default partitions, so the global scope's commands spread over
+        # every worker instead of one hot partition.
+        default=4,
+        ge=1,
+        le=256,
+        description="Shards of the global scope's spend (each owned by one worker).",
+    )
+    budget_reserve_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a plan waits for its reservations; then budget_unavailable.",
     )
 
     # --- Content: images, audio, resources (claim check) -------------------
@@ -271,6 +344,25 @@ class Settings(BaseSettings):
                 f"TOOLWISE_CONTENT_INLINE_MAX_BYTES={self.content_inline_max_bytes} is "
                 f"{encoded} bytes as base64, more than half of TOOLWISE_MAX_MESSAGE_BYTES="
                 f"{self.max_message_bytes}; lower the first or raise the second"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _budget_settings_are_usable(self) -> Settings:
+        try:
+            ZoneInfo(self.budget_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"TOOLWISE_BUDGET_TIMEZONE={self.budget_timezone!r} is not a time zone: use an "
+                "IANA name such as 'UTC' or 'Europe/Paris'"
+            ) from None
+        wrong = sorted(k for k in self.budget_default_limits if k not in _SCOPE_KINDS)
+        negative = sorted(k for k, v in self.budget_default_limits.items() if v < 0)
+        if wrong or negative:
+            raise ValueError(
+                f"TOOLWISE_BUDGET_DEFAULT_LIMITS: {', '.join(wrong + negative)}: keys are scope "
+                f"kinds ({', '.join(_SCOPE_KINDS)}) and limits numbers >= 0, e.g. "
+                '\'{"global": 100, "user": 5}\''
             )
         return self
 

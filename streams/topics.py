@@ -79,9 +79,48 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             partitions=1,
         ),
         TopicSpec(
+            "registry",
+            "The tool registry: versions, nodes, routing changes, verdicts; compacted "
+            "(tools.mesh.catalog folds it).",
+            {"cleanup.policy": "compact", "retention.ms": "-1"},
+            partitions=1,
+        ),
+        TopicSpec(
+            "node-probes",
+            "NodeProbed, keyed by node: probes and calls' outcomes; kept a day.",
+            {"retention.ms": str(24 * 3600 * 1000)},
+        ),
+        TopicSpec(
+            "generated-tools",
+            "GeneratedToolSubmitted, keyed by tool name; judged and registered at run time.",
+            _big(settings),
+        ),
+        TopicSpec(
             "sessions",
             "SessionStepCompleted, keyed by session: what pre-warming learns from.",
             _big(settings),
+        ),
+        TopicSpec(
+            "budget-limits",
+            "BudgetLimitSet, keyed by scope; compacted, read whole by every worker.",
+            {"cleanup.policy": "compact", "retention.ms": "-1"},
+            partitions=1,
+        ),
+        TopicSpec(
+            "budget-ledger",
+            "ChargeBudget (reserve | settle), keyed by scope key: one owner per scope.",
+            # Commands matter until their owner has read them; two budget days is ample.
+            {"retention.ms": str(max(2 * settings.budget_window_s, 3600) * 1000)},
+        ),
+        TopicSpec(
+            "budget-decisions",
+            "BudgetDecided, keyed by intent id; every worker reads it (no group).",
+            # A decision is awaited for at most budget_reserve_timeout_s; an hour is ample.
+            {"retention.ms": str(3600 * 1000)},
+        ),
+        TopicSpec(
+            "budget-alerts",
+            "BudgetThresholdReached, keyed by scope: once per scope and budget day.",
         ),
         TopicSpec(
             "dead-letters",
@@ -109,8 +148,22 @@ outcomes_topic = _topic("outcomes")
 executions_topic = _topic("executions")
 dead_letters_topic = _topic("dead-letters")
 sessions_topic = _topic("sessions")
+node_probes_topic = _topic("node-probes")
+generated_tools_topic = _topic("generated-tools")
+# One partition: every worker folds the registry's records in the same order.
+registry_topic = app.topic(
+    settings.topic_name("registry"),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=1,
+)
 progress_topic = _topic("progress")
 cancellations_topic = _topic("cancellations")
+budget_ledger_topic = _topic("budget-ledger")
+budget_decisions_topic = _topic("budget-decisions")
+budget_alerts_topic = _topic("budget-alerts")
 
 # Experiment statistics and session steps join each intent's plan with its step results:
 # both keyed by intent id, so one intent's records meet in one partition.

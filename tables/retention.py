@@ -38,7 +38,7 @@ class Retained:
     # Keys whose value says they are still open (an intent waiting for results) live longer.
     open_retention_s: float | None = None
     is_open: Callable[[dict[str, Any]], bool] = lambda _value: False
-    queue: list[tuple[float, str, int]] = field(default_factory=list)  # a heap
+    queue: list[tuple[float, Any, int]] = field(default_factory=list)  # a heap
     deleted: int = 0
 
     def lifetime(self, value: dict[str, Any]) -> float:
@@ -56,7 +56,7 @@ class RetentionSweeper:
     def add(self, retained: Retained) -> None:
         self._tables[retained.table.name] = retained
 
-    def note(self, table: Any, key: str, value: dict[str, Any]) -> None:
+    def note(self, table: Any, key: Any, value: dict[str, Any]) -> None:
         retained = self._tables[table.name]
         expires = float(value["at_s"]) + retained.lifetime(value)
         heapq.heappush(retained.queue, (expires, key, int(value["p"])))
@@ -66,10 +66,11 @@ class RetentionSweeper:
         noted = 0
         for retained in self._tables.values():
             data = retained.table.data
-            found: list[tuple[float, str, int]] = []
+            found: list[tuple[float, Any, int]] = []
             retained.queue = []  # writes during the scan are noted here, then merged
             # Keys first (cheap, and a snapshot), then each value, yielding as it goes.
-            for n, key in enumerate(list(data.keys())):
+            for n, stored_key in enumerate(list(data.keys())):
+                key = _hashable(stored_key)
                 value = data.get(key)
                 if isinstance(value, dict) and "at_s" in value and "p" in value:
                     expires = float(value["at_s"]) + retained.lifetime(value)
@@ -109,7 +110,15 @@ class RetentionSweeper:
         return {name: len(r.queue) for name, r in self._tables.items()}
 
 
-def delete(table: Any, key: str, partition: int) -> None:
+def _hashable(key: Any) -> Any:
+    """A windowed table's key as it is written, ``(key, (start, end))``: RocksDB hands it back
+    decoded from JSON as lists, which neither hash nor compare with the tuples noted on write."""
+    if isinstance(key, list):
+        return tuple(_hashable(part) for part in key)
+    return key
+
+
+def delete(table: Any, key: Any, partition: int) -> None:
     """Remove ``key`` from the local store and send its tombstone to changelog ``partition``."""
     data = table.data
     try:

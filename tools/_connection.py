@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
+from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
 
@@ -30,9 +33,12 @@ class McpConnection:
     closed" instead of a cancellation of their own task.
     """
 
-    def __init__(self, target: McpTarget, label: str) -> None:
+    def __init__(
+        self, target: McpTarget, label: str, on_tools_changed: Callable[[], None] | None = None
+    ) -> None:
         self._target = target
         self._label = label
+        self._on_tools_changed = on_tools_changed
         self._stop = asyncio.Event()
         self._ready: asyncio.Future[Client] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -58,9 +64,17 @@ class McpConnection:
 
     async def _own(self, ready: asyncio.Future[Client]) -> None:
         try:
-            async with Client(self._target) as client:
+            async with Client(self._target, message_handler=self._on_message) as client:
                 ready.set_result(client)
-                await self._stop.wait()
+                watcher = None
+                if self._on_tools_changed is not None:
+                    watcher = asyncio.get_running_loop().create_task(self._watch_tools(client))
+                try:
+                    await self._stop.wait()
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
+                        await asyncio.wait({watcher})
         except asyncio.CancelledError:
             if not ready.done():
                 ready.cancel()
@@ -71,6 +85,25 @@ class McpConnection:
                 ready.set_exception(exc)
             elif not self._stop.is_set():
                 logger.warning("MCP session to %s ended: %r", self._label, exc)
+
+    async def _on_message(self, message: Any) -> None:
+        # Servers on protocols before 2026-07-28 send notifications/tools/list_changed here.
+        if isinstance(message, types.ToolListChangedNotification) and self._on_tools_changed:
+            self._on_tools_changed()
+
+    async def _watch_tools(self, client: Client) -> None:
+        """On 2026-07-28 servers, list changes come on a subscriptions/listen stream."""
+        assert self._on_tools_changed is not None
+        with contextlib.suppress(ListenNotSupportedError):  # older: the message handler hears
+            try:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    async for _event in subscription:
+                        self._on_tools_changed()
+            except ListenNotSupportedError:
+                raise
+            except Exception as exc:  # the session ending ends the stream; say so, no more
+                if not self._stop.is_set():
+                    logger.info("tool-list watch of %s ended: %r", self._label, exc)
 
     async def close(self) -> None:
         """End the session (idempotent); waits for the transport to shut down."""

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from mcp.types import Tool, ToolAnnotations
 
-from models.tools import ToolSpec
+from models.tools import VERSION_PATTERN, ToolSpec
 from tools.config import ToolOverride
 from tools.conventions import (
+    META_CACHE_CONTEXT,
+    META_CACHE_TTL,
     META_CACHEABLE,
     META_COST_PER_CALL,
     META_KEYWORDS,
     META_PATTERNS,
+    META_TIMEOUT,
     META_VERSION,
 )
 from tools.patterns import PatternError, compile_linear
 
 logger = logging.getLogger(__name__)
+
+# ToolSpec.timeout_s's upper bound: a server asking for more is ignored, not obeyed.
+_MAX_TIMEOUT_S = 3600.0
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -69,17 +76,28 @@ def spec_from_mcp(server: str, tool: Tool) -> ToolSpec:
     """A ToolSpec from one entry of ``tools/list``, reading the ``toolwise/*`` tool metadata."""
     meta: Mapping[str, Any] = tool.meta or {}
     cost = meta.get(META_COST_PER_CALL)
+    ttl = meta.get(META_CACHE_TTL)
+    timeout = meta.get(META_TIMEOUT)
+    version = str(meta.get(META_VERSION, "1"))
+    if not re.match(rf"^{VERSION_PATTERN}$", version):
+        logger.warning("tool %s.%s: ignoring invalid version %r", server, tool.name, version)
+        version = "1"
     return ToolSpec(
         name=f"{server}.{tool.name}",
         server=server,
         tool=tool.name,
         description=tool.description or tool.title or "",
         input_schema=dict(tool.input_schema),
-        version=str(meta.get(META_VERSION, "1")),
+        version=version,
         cost_per_call=float(cost) if isinstance(cost, int | float) and cost >= 0 else 0.0,
+        timeout_s=float(timeout)
+        if isinstance(timeout, int | float) and 0 < timeout <= _MAX_TIMEOUT_S
+        else None,
         patterns=_valid_patterns(server, tool.name, _strings(meta.get(META_PATTERNS))),
         keywords=_strings(meta.get(META_KEYWORDS)),
         cacheable=meta.get(META_CACHEABLE) is True,
+        cache_ttl_s=float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else None,
+        cache_context=_strings(meta.get(META_CACHE_CONTEXT)),
         **_hints(tool.annotations),
     )
 

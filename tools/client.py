@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
@@ -107,6 +107,8 @@ class McpToolClient:
         self._connecting: asyncio.Task[tuple[McpConnection, Client]] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Called (from the session's task) when the server says its tool list changed.
+        self.on_tools_changed: Callable[[], None] | None = None
 
     async def connect(self) -> None:
         """Open the session now rather than on first use; raises ServerStartError."""
@@ -130,7 +132,9 @@ class McpToolClient:
         return await asyncio.shield(self._connecting)
 
     async def _open(self) -> tuple[McpConnection, Client]:
-        connection = McpConnection(self._target, label=f"{self.server} ({self.launch})")
+        connection = McpConnection(
+            self._target, label=f"{self.server} ({self.launch})", on_tools_changed=self._changed
+        )
         try:
             client = await connection.open(self._connect_timeout_s)
         except TimeoutError as exc:
@@ -140,6 +144,10 @@ class McpToolClient:
             raise ServerStartError(self.server, self.launch, _reason(exc)) from exc
         self._current = (connection, client)
         return self._current
+
+    def _changed(self) -> None:
+        if self.on_tools_changed is not None:
+            self.on_tools_changed()
 
     def _retire(self, connection: McpConnection) -> None:
         """Forget a broken session and close it in the background, so the caller is not held up."""
@@ -157,7 +165,8 @@ class McpToolClient:
         cursor: str | None = None
         try:
             while True:
-                page = await client.list_tools(cursor=cursor)
+                # Always from the server: a listing is how changes and health are seen.
+                page = await client.list_tools(cursor=cursor, cache_mode="bypass")
                 specs.extend(spec_from_mcp(self.server, tool) for tool in page.tools)
                 cursor = page.next_cursor
                 if cursor is None:
@@ -166,6 +175,29 @@ class McpToolClient:
             raise ServerStartError(
                 self.server, self.launch, f"tools/list failed: {_reason(exc)}"
             ) from exc
+
+    async def probe(self, timeout_s: float) -> float:
+        """One health check: a tool listing (first page) within ``timeout_s``; its latency in ms.
+
+        Raises TimeoutError when the server is too slow and ToolsError when it cannot be
+        reached or refuses; a session that failed so is dropped, and the next use reconnects
+        (a restarted HTTP server does not know the old session)."""
+        started = time.perf_counter()
+        connection: McpConnection | None = None
+        try:
+            async with asyncio.timeout(timeout_s):
+                connection, client = await self._session()
+                started = time.perf_counter()
+                await client.list_tools(cache_mode="bypass")
+        except TimeoutError:
+            raise
+        except ToolsError:
+            raise
+        except Exception as exc:
+            if connection is not None:
+                self._retire(connection)
+            raise ToolsError(f"{self.server} ({self.launch}): {_reason(exc)}") from exc
+        return _ms_since(started)
 
     async def call(
         self, spec: ToolSpec, arguments: Mapping[str, Any], timeout_s: float

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.exceptions import ConfigError
 from tools.patterns import PatternError, compile_linear
@@ -59,9 +59,19 @@ class ToolOverride(BaseModel):
 
     enabled: bool = Field(default=True, description="False hides the tool from the registry.")
     description: str | None = None
-    version: str | None = None
+    version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
     cost_per_call: float | None = Field(default=None, ge=0)
     cacheable: bool | None = None
+    cache_ttl_s: float | None = Field(
+        default=None, ge=0, description="How long its results are cached (default: settings)."
+    )
+    cache_context: tuple[str, ...] | None = Field(
+        default=None,
+        description="Context fields its result depends on, e.g. ['user']: part of the cache key.",
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=3600, description="Per-attempt timeout when the intent sets none."
+    )
     patterns: tuple[str, ...] | None = Field(
         default=None, description="Replace the server's patterns."
     )
@@ -94,6 +104,12 @@ class _ServerBase(BaseModel):
     )
     connect_timeout_s: float = Field(default=DEFAULT_CONNECT_TIMEOUT_S, gt=0)
     tools: dict[str, ToolOverride] = Field(default_factory=dict)
+    registers_as: str | None = Field(
+        default=None,
+        pattern=_SERVER_NAME.pattern,
+        description="The server name in its tools' names (default: this entry's name). "
+        "Entries registering as one name serve versions of the same tools on their own nodes.",
+    )
 
 
 class StdioServerConfig(_ServerBase):
@@ -113,10 +129,33 @@ class StdioServerConfig(_ServerBase):
 
 
 class HttpServerConfig(_ServerBase):
-    """A server already listening for MCP streamable HTTP."""
+    """A server already listening for MCP streamable HTTP, on one node (``url``) or several
+    (``urls``: the same server run more than once; calls go to the healthiest)."""
 
     transport: Literal["http"]
-    url: str = Field(pattern=r"^https?://", description="e.g. http://127.0.0.1:8000/mcp")
+    url: str | None = Field(
+        default=None, pattern=r"^https?://", description="e.g. http://127.0.0.1:8000/mcp"
+    )
+    urls: list[str] = Field(default_factory=list, description="Several nodes of the server.")
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.match(r"^https?://", url):
+                raise ValueError(f"{url!r} is not an http(s):// URL")
+        if len(set(urls)) != len(urls):
+            raise ValueError("urls must not repeat")
+        return urls
+
+    @model_validator(mode="after")
+    def _one_way_to_say_where(self) -> HttpServerConfig:
+        if (self.url is None) == (not self.urls):
+            raise ValueError("give either url (one node) or urls (several nodes), not both")
+        return self
+
+    def endpoints(self) -> list[str]:
+        return [self.url] if self.url is not None else list(self.urls)
 
 
 class InProcessServerConfig(_ServerBase):

@@ -7,8 +7,11 @@ Any MCP server can take part; these keys are optional hints:
 * result ``_meta["toolwise/cost"]`` and ``_meta["toolwise/quality"]`` (0..1) report
   what this one call cost and how good its answer was.
 * tool ``_meta["toolwise/patterns"]``, ``["toolwise/keywords"]``,
-  ``["toolwise/version"]``, ``["toolwise/cost_per_call"]``, ``["toolwise/cacheable"]``
-  describe the tool to the planner; the config file may override each.
+  ``["toolwise/version"]``, ``["toolwise/cost_per_call"]``, ``["toolwise/cacheable"]``,
+  ``["toolwise/cache_ttl_s"]``, ``["toolwise/cache_context"]`` (the context fields its
+  result depends on, e.g. ``["user"]``) and ``["toolwise/timeout_s"]`` (its default
+  per-attempt timeout) describe the tool to the planner and the cache; the config file may
+  override each.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 __all__ = [
     "LOCAL_READ_ONLY",
     "META_CACHEABLE",
+    "META_CACHE_CONTEXT",
+    "META_CACHE_TTL",
     "META_COST",
     "META_COST_PER_CALL",
     "META_KEYWORDS",
     "META_PATTERNS",
     "META_QUALITY",
     "META_RETRYABLE",
+    "META_TIMEOUT",
     "META_VERSION",
     "tool_error",
     "tool_meta",
@@ -41,6 +47,9 @@ META_KEYWORDS = "toolwise/keywords"
 META_VERSION = "toolwise/version"
 META_COST_PER_CALL = "toolwise/cost_per_call"
 META_CACHEABLE = "toolwise/cacheable"
+META_CACHE_TTL = "toolwise/cache_ttl_s"
+META_CACHE_CONTEXT = "toolwise/cache_context"
+META_TIMEOUT = "toolwise/timeout_s"
 
 # The MCP annotations of a tool that only computes an answer from its arguments and
 # local data: what Toolwise's planner may choose without the intent naming it (a tool
@@ -89,6 +98,8 @@ def tool_meta(
     version: str | None = None,
     cost_per_call: float | None = None,
     cacheable: bool | None = None,
+    cache_ttl_s: float | None = None,
+    cache_context: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The tool-level ``_meta`` a server passes to ``MCPServer.add_tool(meta=...)``."""
     meta: dict[str, Any] = {}
@@ -102,4 +113,8 @@ def tool_meta(
         meta[META_COST_PER_CALL] = cost_per_call
     if cacheable is not None:
         meta[META_CACHEABLE] = cacheable
+    if cache_ttl_s is not None:
+        meta[META_CACHE_TTL] = cache_ttl_s
+    if cache_context:
+        meta[META_CACHE_CONTEXT] = list(cache_context)
     return meta

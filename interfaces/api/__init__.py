@@ -20,6 +20,7 @@ RESOURCES: tuple[str, ...] = (
     "interfaces.api.recommend",
     "interfaces.api.plan",
     "interfaces.api.stats",
+    "interfaces.api.budgets",
     "interfaces.api.content",
     "interfaces.api.openapi",
 )

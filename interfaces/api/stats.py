@@ -14,7 +14,11 @@ from interfaces.webcontext import web_context
 
 
 async def stats(request: Request) -> Response:
-    return JSONResponse(web_context(request).stats.snapshot(time.time()))
+    context = web_context(request)
+    snapshot = context.stats.snapshot(time.time())
+    # The result and plan caches' figures per tool (agents.cache_stats), whole deployment.
+    snapshot["cache"] = await (await context.runtime()).spend.cache_stats()
+    return JSONResponse(snapshot)
 
 
 ROUTES = [Route("/api/stats", stats, methods=["GET"])]
@@ -22,7 +26,8 @@ ROUTES = [Route("/api/stats", stats, methods=["GET"])]
 PATHS: dict[str, Any] = {
     "/api/stats": {
         "get": {
-            "summary": "Outcomes over the last minutes, tools' live figures, dead letters",
+            "summary": "Outcomes over the last minutes, tools' live figures, dead letters, "
+                       "cache hit rates per tool",
             "operationId": "stats",
             "responses": {"200": {"description": "A snapshot",
                                   "content": json_content({"type": "object"})}},

@@ -90,9 +90,10 @@ async def test_toolwise_plan_asks_the_worker_and_runs_nothing(
     missing = toolwise(env, "plan", "convert some km")
     assert missing.returncode == 1 and "missing_arguments" in missing.stdout
 
-    # A preview: nothing reached the tool-calls topic.
-    calls = [r async for r in tail(pipeline.settings, "tool-calls", True, idle_timeout_s=2.0)]
-    assert calls == []
+    # A preview: no plan was published and no tool ran.
+    for topic in ("plans", "executions"):
+        records = [r async for r in tail(pipeline.settings, topic, True, idle_timeout_s=2.0)]
+        assert records == [], topic
 
     nobody = toolwise({**env, "TOOLWISE_WEB_PORT": str(free_port())}, "plan", "calculate 1+1")
     assert nobody.returncode == 1 and "no Toolwise worker answers" in nobody.stderr

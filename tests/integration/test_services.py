@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 import services
 from services import kafka
@@ -23,6 +24,13 @@ async def test_kafka_round_trips_a_record(
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
+        # The bundled broker creates no topic on first use (auto.create.topics.enable=false).
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        finally:
+            await admin.close()
         sent = await producer.send_and_wait(topic, b"payload", key=b"k")
     finally:
         await producer.stop()

@@ -64,38 +64,48 @@ class SandboxToolClient:
         self.verdicts: list[GeneratedToolJudged] = []
 
     def _judge_all(self) -> list[ToolSpec]:
-        self.verdicts, self._accepted, specs = [], {}, []
+        self.verdicts, self._accepted = [], {}
         for submission in self._submissions:
-            verdict = judge(submission, self._pool.limits.source_bytes)
-            self.verdicts.append(verdict)
-            if not verdict.accepted:
-                logger.warning(
-                    "generated tool %s.%s rejected: rule %s, line %s: %s",
-                    self.server,
-                    submission.name,
-                    verdict.rule,
-                    verdict.line,
-                    verdict.message,
-                )
-                continue
-            self._accepted[submission.name] = submission
-            specs.append(
-                ToolSpec(
-                    name=f"{self.server}.{submission.name}",
-                    server=self.server,
-                    tool=submission.name,
-                    description=submission.description,
-                    input_schema=submission.input_schema,
-                    version=submission.version,
-                    # The sandbox denies network, file writes and state across calls: a
-                    # generated tool can change nothing and reach nothing outside.
-                    read_only=True,
-                    destructive=False,
-                    idempotent=True,
-                    open_world=False,
-                )
+            self.admit(submission)
+        return self.specs()
+
+    def admit(self, submission: GeneratedToolSubmitted) -> GeneratedToolJudged:
+        """Judge one submission and serve it from now on if accepted (run-time registration);
+        a later version of a tool replaces the earlier one on this client."""
+        verdict = judge(submission, self._pool.limits.source_bytes)
+        self.verdicts.append(verdict)
+        if not verdict.accepted:
+            logger.warning(
+                "generated tool %s.%s rejected: rule %s, line %s: %s",
+                self.server,
+                submission.name,
+                verdict.rule,
+                verdict.line,
+                verdict.message,
             )
-        return specs
+            return verdict
+        self._accepted[submission.name] = submission
+        return verdict
+
+    def specs(self) -> list[ToolSpec]:
+        """The accepted tools, as the registry lists them."""
+        return [
+            ToolSpec(
+                name=f"{self.server}.{submission.name}",
+                server=self.server,
+                tool=submission.name,
+                description=submission.description,
+                input_schema=submission.input_schema,
+                version=submission.version,
+                # The sandbox denies network, file writes and state across calls: a
+                # generated tool can change nothing and reach nothing outside.
+                read_only=True,
+                destructive=False,
+                idempotent=True,
+                open_world=False,
+            )
+            for submission in self._accepted.values()
+        ]
 
     async def list_tools(self) -> list[ToolSpec]:
         """The accepted tools; starts the sandbox workers (raises ServerStartError)."""

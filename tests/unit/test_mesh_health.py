@@ -1,0 +1,101 @@
+"""Node health from probes and calls: hysteresis between ONLINE, DEGRADED and OFFLINE."""
+
+from __future__ import annotations
+
+from models.registry import NodeProbed, NodeStatus
+from models.tools import ErrorKind
+from tools.mesh.health import NodeHealth, Observation, observe
+from tools.mesh.policy import MeshPolicy
+
+POLICY = MeshPolicy(
+    offline_after_failures=3,
+    online_after_successes=2,
+    degraded_latency_ms=100.0,
+    degraded_failure_rate=0.2,
+    latency_alpha=0.5,
+    failure_alpha=0.1,
+)
+
+
+def run(health: NodeHealth, outcomes: list[tuple[bool, float | None]]) -> list[NodeStatus]:
+    statuses = []
+    for at, (ok, latency) in enumerate(outcomes):
+        health = observe(
+            health, Observation(ok, latency, float(at), None if ok else "refused"), POLICY
+        )
+        statuses.append(health.status)
+    return statuses
+
+
+def test_a_node_goes_offline_only_after_consecutive_failures() -> None:
+    statuses = run(
+        NodeHealth(), [(False, None), (True, 5.0), (False, None), (False, None), (False, None)]
+    )
+    assert statuses == [
+        NodeStatus.ONLINE,
+        NodeStatus.ONLINE,
+        NodeStatus.ONLINE,
+        NodeStatus.DEGRADED,  # 3 failures of 5 pass the failure-rate threshold first
+        NodeStatus.OFFLINE,
+    ]
+
+
+def test_an_offline_node_needs_consecutive_successes_to_come_back_and_comes_back_online() -> None:
+    offline = NodeHealth()
+    for at in range(3):
+        offline = observe(offline, Observation(False, None, float(at), "refused"), POLICY)
+    assert offline.status is NodeStatus.OFFLINE and offline.last_error == "refused"
+    # One success between failures is not enough (flapping), two in a row are; the failures
+    # that took it down do not keep it DEGRADED afterwards.
+    statuses = run(offline, [(True, 5.0), (False, None), (True, 5.0), (True, 5.0)])
+    assert statuses == [
+        NodeStatus.OFFLINE,
+        NodeStatus.OFFLINE,
+        NodeStatus.OFFLINE,
+        NodeStatus.ONLINE,
+    ]
+
+
+def test_a_slow_node_is_degraded_and_recovers_only_well_below_the_threshold() -> None:
+    health = NodeHealth()
+    statuses = run(health, [(True, 50.0), (True, 300.0), (True, 90.0), (True, 80.0), (True, 60.0)])
+    # EWMA (alpha 0.5): 50, 175, 132.5, 106, 83 -- DEGRADED above 100 ms, ONLINE again only
+    # below 80 ms (recovery_ratio 0.8): 83 ms is between, so it stays DEGRADED.
+    assert statuses == [
+        NodeStatus.ONLINE,
+        NodeStatus.DEGRADED,
+        NodeStatus.DEGRADED,
+        NodeStatus.DEGRADED,
+        NodeStatus.DEGRADED,
+    ]
+    final = run(
+        health,
+        [(True, 50.0), (True, 300.0), (True, 90.0), (True, 80.0), (True, 60.0), (True, 40.0)],
+    )
+    assert final[-1] is NodeStatus.ONLINE  # 61.5 ms
+
+
+def test_timeouts_count_as_latency_refused_connections_do_not() -> None:
+    timeout = NodeProbed(node="n", ok=False, latency_ms=2000.0, error_kind=ErrorKind.TIMEOUT)
+    refused = NodeProbed(node="n", ok=False, latency_ms=1.0, error_kind=ErrorKind.CONNECTION)
+    assert Observation.of(timeout).latency_ms == 2000.0
+    assert Observation.of(refused).latency_ms is None
+    slow = observe(NodeHealth(), Observation.of(timeout), POLICY)
+    assert slow.status is NodeStatus.DEGRADED and slow.latency_ms == 2000.0
+
+
+def test_fast_probes_do_not_hide_slow_calls() -> None:
+    health = NodeHealth()
+    for at in range(3):
+        health = observe(health, Observation(True, 400.0, float(at)), POLICY)  # calls
+    for at in range(3, 20):
+        health = observe(health, Observation(True, 2.0, float(at), probe=True), POLICY)
+    assert health.status is NodeStatus.DEGRADED
+    assert health.latency_ms == health.latency_ewma_ms and health.latency_ewma_ms > 300
+    assert health.probe_latency_ewma_ms == 2.0
+
+
+def test_health_survives_the_table_as_json() -> None:
+    health = observe(NodeHealth(), Observation(False, None, 1.0, "boom"), POLICY)
+    assert NodeHealth.from_record(health.to_record()) == health
+    assert NodeHealth.from_record(None) == NodeHealth()
