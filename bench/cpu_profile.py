@@ -17,6 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+_WEB_PORT_MODULES = (
+    "web.py",
+    "api/",
+    "mcp_gateway.py",
+    "a2a_agent.py",
+    "dashboard.py",
+    "watch.py",
+    "livestats.py",
+    "metrics.py",
+    "auth.py",
+    "webcontext.py",
+    "outcome_view.py",
+    "web_errors.py",
+)
 # The first of these (in this order) found anywhere on a stack names the hop it belongs to.
 HOP_MARKERS: tuple[tuple[str, str], ...] = (
     ("agents/plan_intents.py", "planner"),
@@ -26,7 +40,9 @@ HOP_MARKERS: tuple[tuple[str, str], ...] = (
     ("tables/retention.py", "retention sweep"),
     ("interfaces/feed.py", "web port feed"),
     ("streams/follower.py", "followers (web port feed, cancellations)"),
-    ("interfaces/", "web port"),
+    # Not "interfaces/" as a whole: interfaces/worker.py is at the bottom of every stack of
+    # the worker's main thread, so it named all of the loop's remaining time "web port".
+    *((f"interfaces/{name}", "web port") for name in _WEB_PORT_MODULES),
     ("uvicorn/", "web port"),
     ("starlette/", "web port"),
     ("aiokafka/", "Kafka client"),
