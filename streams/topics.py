@@ -182,7 +182,9 @@ class TopicMismatch(RuntimeError):
 
 
 def changelog_specs(settings: Settings) -> list[TopicSpec]:
-    """The changelog topic of every table registered on the app (import the agents first).
+    """The changelog topic of every table registered on the app (import the agents first), and
+    Faust's leader topic: every topic Faust would otherwise declare itself (it does not,
+    ``topic_allow_declare=False`` in ``streams.app``).
 
     Created before the agents start: Faust created them lazily at assignment, and in 1 of 12
     fresh starts the broker did not list a new changelog yet, so every table write raised
@@ -203,6 +205,16 @@ def changelog_specs(settings: Settings) -> list[TopicSpec]:
                 full_name=name,
             )
         )
+    # Faust's leader assignor elects the partition-assignment leader through this topic.
+    leader = f"{app.conf.id}-__assignor-__leader"
+    specs.append(
+        TopicSpec(
+            leader.removeprefix(f"{settings.topic_prefix}-"),
+            "Faust's leader election",
+            partitions=1,
+            full_name=leader,
+        )
+    )
     return specs
 
 
