@@ -28,7 +28,7 @@ EXAMPLES: list[dict[str, Any]] = [
     {"text": "calculate (17 + 25) * 3 / 2"},
     {"text": "convert 42 km to miles"},
     {"text": "convert 98.6 fahrenheit to celsius and then calculate 2 ** 10"},
-    {"text": "search the docs for how retries use exponential backoff with jitter"},
+    {"text": "find documentation about retries with exponential backoff and jitter"},
     {"text": "what is sqrt(2) * 10"},
     {"text": "convert 3 parsecs to lightyears"},  # the units tool refuses: the outcome says why
     {"text": "anything", "tool": "nowhere.missing"},  # unknown tool: dead-lettered and failed
