@@ -146,7 +146,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _pairs(items: list[str]) -> dict[str, Any]:
+def name_value_pairs(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` arguments (``--arg``, ``--context``) as a dict; a VALUE that is JSON is
+    decoded, any other is kept as text."""
     pairs: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -163,8 +165,12 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     from interfaces.client import OutcomeTimeout, ToolwiseClient
     from models import IntentSubmitted
 
-    fields: dict[str, Any] = {"text": args.text, "tool": args.tool, "arguments": _pairs(args.arg)}
-    fields["context"] = {k: str(v) for k, v in _pairs(args.context).items()}
+    fields: dict[str, Any] = {
+        "text": args.text,
+        "tool": args.tool,
+        "arguments": name_value_pairs(args.arg),
+    }
+    fields["context"] = {k: str(v) for k, v in name_value_pairs(args.context).items()}
     if args.intent_id:
         fields["intent_id"] = args.intent_id
     if args.attach:
@@ -251,7 +257,7 @@ def _recommend(args: argparse.Namespace, settings: Settings) -> int:
         await replica.start()
         try:
             async with ToolRegistry.from_file(settings.tools_config) as registry:
-                context = {k: str(v) for k, v in _pairs(args.context).items()}
+                context = {k: str(v) for k, v in name_value_pairs(args.context).items()}
                 return recommendations_view(
                     Recommender(encoder=text_encoder(settings)),
                     replica,

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from interfaces.cli import name_value_pairs
 from streams.settings import Settings
 
 # A worker answers in well under a second; more means it is busy or stuck, not planning.
@@ -48,8 +49,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.tool:
         query["tool"] = args.tool
     if args.arg:
-        query["arguments"] = json.dumps(_pairs(args.arg))
-    query.update({f"context.{k}": str(v) for k, v in _pairs(args.context).items()})
+        query["arguments"] = json.dumps(name_value_pairs(args.arg))
+    query.update({f"context.{k}": str(v) for k, v in name_value_pairs(args.context).items()})
     try:
         token = settings.web_token.get_secret_value() if settings.web_token else None
         view = fetch_plan(args.host, port, query, args.timeout, token)
@@ -100,19 +101,6 @@ def fetch_plan(
             "`toolwise worker` (web enabled), or point --port or TOOLWISE_WEB_PORT at a "
             "running worker's web port."
         ) from exc
-
-
-def _pairs(items: list[str]) -> dict[str, Any]:
-    pairs: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"expected NAME=VALUE, got {item!r}")
-        try:
-            pairs[name] = json.loads(value)
-        except ValueError:
-            pairs[name] = value
-    return pairs
 
 
 def format_plan(view: dict[str, Any]) -> str:
