@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.follower import topic_partitions
 from streams.settings import Settings
-from tables.replica import ChangelogReplica, topic_partitions
+from tables.replica import ChangelogReplica
 
 if TYPE_CHECKING:
     from models.experiments import Experiment, Variant

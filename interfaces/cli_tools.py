@@ -83,9 +83,9 @@ def _actor() -> str:
 
 async def open_registry(settings: Settings) -> RegistryReplica:
     """The registry view, caught up; raises Refused when no worker has created it yet."""
+    from streams.follower import topic_partitions
     from tables.node_health import changelog_topic_name
     from tables.registry import RegistryReplica
-    from tables.replica import topic_partitions
 
     topic = settings.topic_name("registry")
     changelog = changelog_topic_name(settings.app_id)

@@ -24,10 +24,10 @@ import learning
 from agents.ranking import text_encoder
 from models import ExecutionRecorded
 from models.codec import InvalidMessage, decode
+from streams.follower import topic_partitions
 from streams.settings import Settings
 from tables.learned import TermIndex, key, learning_state
 from tables.learned_replica import ACTIVE_KEY, LearnedReplica
-from tables.replica import topic_partitions
 
 # Records folded per learning.update call: the same order of size as the learner's batches.
 _FOLD_BATCH = 500

@@ -79,7 +79,7 @@ class TopicFollower:
         )
         await consumer.start()
         self._consumer = consumer
-        found = await _partitions_of(self._bootstrap, self._topics)
+        found = await topic_partitions(self._bootstrap, self._topics)
         missing = [t for t in self._topics if not found.get(t)]
         if missing:
             await consumer.stop()
@@ -169,7 +169,7 @@ class TopicFollower:
             self._consumer = None
 
 
-async def _partitions_of(bootstrap_servers: str, topics: list[str]) -> dict[str, list[int]]:
+async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> dict[str, list[int]]:
     """Partition numbers of each topic that exists (a consumer only knows subscribed ones)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.follower import topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -166,18 +167,3 @@ async def read_range(
                 return found
     finally:
         await consumer.stop()
-
-
-async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> dict[str, list[int]]:
-    """Partition numbers of each topic that exists (a consumer only knows subscribed ones)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    return {
-        d["topic"]: sorted(p["partition"] for p in d["partitions"])
-        for d in described
-        if d["error_code"] == 0
-    }
