@@ -73,11 +73,12 @@ def build(weights: Weights) -> bytes:
     token_type = weights["embeddings.token_type_embeddings.weight"][0]
     x = g.op("Add", x, g.const("token_type_0", token_type))
     x = g.layer_norm(x, "embeddings.LayerNorm")
+    one = g.const("one", np.float32(1.0))
     # (batch, 1, 1, length): 0 for real keys, -_MASKED for padding
     mask = g.op("Unsqueeze", "mask", g.const("axes_1_2", np.array([1, 2], dtype=np.int64)))
     key_bias = g.op(
         "Mul",
-        g.op("Sub", mask, g.const("one", np.float32(1.0))),
+        g.op("Sub", mask, one),
         g.const("masked", np.float32(_MASKED)),
     )
     split_heads = g.const("split_heads", np.array([0, 0, HEADS, head], dtype=np.int64))
@@ -85,7 +86,6 @@ def build(weights: Weights) -> bytes:
     scale = g.const("scale", np.float32(1.0 / np.sqrt(head)))
     half = g.const("half", np.float32(0.5))
     root2 = g.const("root2", np.float32(np.sqrt(2.0)))
-    one = "one"
     for layer in range(LAYERS):
         p = f"encoder.layer.{layer}."
         q, k, v = (
