@@ -12,6 +12,11 @@ instead of running their tools again, and its outcome, assembled from the same r
 same id. A plan re-sent for an intent read again (a new record) sends no outcome once the record
 that answered it is committed: Faust flushes a handler's output before it commits. A step whose
 call a crash interrupted runs again (at-least-once).
+
+A copy of a plan that arrives while this process still runs the first copy's steps (the record
+handed to a second actor after a rebalance, or the plan re-sent for an intent read again)
+awaits those steps instead of calling their tools a second time: before, both copies ran the
+tool, and its two records (one id, perhaps different outcomes) disagreed.
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ log = logging.getLogger(__name__)
 _SENT_MAX = 10_000
 _sent: OrderedDict[str, None] = OrderedDict()
 
+# A step's result and the plan record it was answered in.
+Answered = tuple[ToolCallCompleted, tuple[str, int, int] | None]
+# Steps this process is running, by call id: what a second copy of the plan awaits.
+_running: dict[str, asyncio.Future[Answered]] = {}
+
 
 # Each concurrent actor holds one plan in flight; Faust commits an offset only once every
 # earlier message of the partition is acked, so at-least-once holds.
@@ -59,10 +69,19 @@ async def _execute(event: Any, plan: PlanCreated) -> None:
     at = event.message
     runtime = await get_runtime(settings)
     requests = tool_call_requests(plan)
-    # Budgets: reserve every step not answered yet before any runs (agents.spend_control).
-    unanswered = [r for r in requests if completed_calls.get(r.call_id) is None]
-    admission = await runtime.spend.admit(plan, unanswered, runtime.tools)
-    runs = await asyncio.gather(*(_run_step(r, at, plan, admission) for r in requests))
+    open_ = [r for r in requests if completed_calls.get(r.call_id) is None]
+    # Steps another copy of this plan is running here are awaited, not run again.
+    joined = {r.call_id: _running[r.call_id] for r in open_ if r.call_id in _running}
+    unanswered = [r for r in open_ if r.call_id not in joined]
+    mine = _claim(unanswered)
+    try:
+        # Budgets: reserve every step not answered yet before any runs (agents.spend_control).
+        admission = await runtime.spend.admit(plan, unanswered, runtime.tools)
+        runs = await asyncio.gather(
+            *(_run_step(r, at, plan, admission, joined.get(r.call_id), mine) for r in requests)
+        )
+    finally:
+        _release(mine)
     results = [completion for completion, _by in runs]
     again = [(r, c) for r, c in zip(requests, results, strict=True) if r not in unanswered]
     runtime.spend.settle_answered(plan, again, runtime.tools)  # a settlement may be lost
@@ -92,11 +111,36 @@ def _delivered(position: tuple[str, int, int]) -> bool:
     return is_committed(app, TP(topic, partition), offset)
 
 
+def _claim(requests: list[ToolCallRequested]) -> dict[str, asyncio.Future[Answered]]:
+    """Mark ``requests`` as running in this process (before anything is awaited)."""
+    loop = asyncio.get_running_loop()
+    mine = {r.call_id: loop.create_future() for r in requests}
+    _running.update(mine)
+    return mine
+
+
+def _release(mine: dict[str, asyncio.Future[Answered]]) -> None:
+    for call_id, future in mine.items():
+        if _running.get(call_id) is future:
+            del _running[call_id]
+        if not future.done():  # the first copy failed or was cancelled before the step ended
+            future.set_exception(RuntimeError(f"the run of call {call_id} ended without result"))
+            future.exception()  # retrieved: no 'never retrieved' warning when nobody waits
+
+
 async def _run_step(
-    request: ToolCallRequested, message: Any, plan: PlanCreated, admission: Admission | None
-) -> tuple[ToolCallCompleted, tuple[str, int, int] | None]:
-    """The step's result, and the plan record it was first answered in if it was stored
-    before (None when the tool ran now). Published on tool-results when the tool ran."""
+    request: ToolCallRequested,
+    message: Any,
+    plan: PlanCreated,
+    admission: Admission | None,
+    running: asyncio.Future[Answered] | None,
+    mine: dict[str, asyncio.Future[Answered]],
+) -> Answered:
+    """The step's result, and the plan record it was first answered in if it was answered
+    before or by another copy of the plan (None when the tool ran now). Published on
+    tool-results when the tool ran."""
+    if running is not None:  # another copy of the plan runs it: its answer is this one's
+        return await asyncio.shield(running)
     stored = completed_calls.get(request.call_id)
     if stored is not None:
         by = stored.get("plan_record")
@@ -114,6 +158,9 @@ async def _run_step(
         {**completion.model_dump(mode="json"), "plan_record": record},
     )
     _publish(completion)
+    future = mine.get(request.call_id)
+    if future is not None and not future.done():
+        future.set_result((completion, (message.topic, message.partition, message.offset)))
     return completion, None
 
 

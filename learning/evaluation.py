@@ -63,6 +63,12 @@ def replay_decisions(
     draws: int = 2000,
 ) -> Replayed:
     """The decisions of the plans made at or after ``since``, with ``target``'s probabilities."""
+    # A call run again after a crash records the same attempt under the same id: the first
+    # record read (topic order; one call's records share a partition) is the one that counts.
+    first: dict[str, ExecutionRecorded] = {}
+    for record in executions:
+        first.setdefault(record.event_id, record)
+    executions = list(first.values())
     by_call: dict[tuple[str, str], list[ExecutionRecorded]] = defaultdict(list)
     for record in executions:
         by_call[(record.call_id, record.tool)].append(record)

@@ -56,6 +56,16 @@ def test_a_retried_step_costs_all_its_attempts_and_ends_as_its_last() -> None:
     assert decision.reward == pytest.approx(1.0 - 0.02 - 0.05 * 2.0)  # unrated success: 1.0
 
 
+def test_an_attempt_recorded_twice_counts_once_as_first_recorded() -> None:
+    plans = [plan(1, "sum.a", 10.0)]
+    # The call ran again after a crash: the same attempt, the same id, another outcome.
+    executions = [record(1, "sum.a", 11.0, True, event_id="i1:0:sum.a:1"),
+                  record(1, "sum.a", 12.0, False, event_id="i1:0:sum.a:1")]  # fmt: skip
+    decision = replay_decisions(plans, executions, get_strategy("balanced"), Recommender(),
+                                TOOLS).decisions[0]  # fmt: skip
+    assert decision.reward == pytest.approx(1.0 - 0.01 - 0.05 * 1.0)
+
+
 def test_a_plan_sent_again_is_one_decision() -> None:
     plans = [plan(1, "sum.a", 10.0), plan(1, "sum.a", 10.0), plan(2, "sum.b", 20.0)]
     executions = [record(1, "sum.a", 11.0, True), record(2, "sum.b", 21.0, True)]
