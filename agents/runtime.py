@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -126,8 +128,104 @@ def follow_cancellations(cancellations: Cancellations) -> OnRecord:
     return on_record
 
 
+@dataclass
+class _Parts:
+    """What the runtime needs that sends nothing through the app's producer: started by
+    ``prepare_runtime`` as the worker's loop starts, each part beside the others."""
+
+    registry: ToolRegistry
+    cancellations: Cancellations
+    cancellation_feed: TopicFollower
+    learned: LearnedReplica
+    recommender: Recommender
+    spend_control: SpendControl
+    cache: GuardedCache | None
+
+
 _runtime: Runtime | None = None
 _lock = asyncio.Lock()
+_parts: asyncio.Task[_Parts] | None = None
+
+
+async def prepare_runtime(settings: Settings) -> _Parts:
+    """Start the tool servers, the replicas and feeds, and the sentence model, concurrently.
+
+    Called when the worker's loop starts (``interfaces.worker``), before Faust has joined the
+    group; ``get_runtime`` awaits the same start. A failed start is tried again by the next
+    call."""
+    global _parts
+    if _parts is None:
+        _parts = asyncio.get_running_loop().create_task(_start_parts(settings))
+    task = _parts
+    try:
+        return await asyncio.shield(task)
+    except BaseException:
+        if task.done() and _parts is task:
+            _parts = None
+        raise
+
+
+async def _start_parts(settings: Settings) -> _Parts:
+    took = _Phases()
+    registry = ToolRegistry.from_config(load_tools_config(settings.tools_config))
+    cache: GuardedCache | None = None
+    if settings.redis_url:
+        cache = GuardedCache(
+            RedisResultCache(settings.redis_url, settings.redis_timeout_s),
+            settings.redis_timeout_s,
+            Breaker(settings.redis_cooldown_s),
+        )
+    cancellations = Cancellations(
+        CancellationPolicy(keep_s=max(settings.state_retention_s, _MIN_CANCELLATION_KEEP_S))
+    )
+    cancellation_feed = TopicFollower(
+        settings.bootstrap_servers,
+        [settings.topic_name("cancellations")],
+        follow_cancellations(cancellations),
+        lookback_s=cancellations.policy.keep_s,
+        name="cancellations",
+    )
+    learned = LearnedReplica(
+        settings.bootstrap_servers,
+        changelog_topic_name(),
+        settings.topic_name("learning-control"),
+    )
+    recommender = Recommender(encoder=text_encoder(settings))
+
+    async def tools_and_planner() -> None:
+        # Tool servers (a stdio one is a process that imports the MCP SDK: 1-2 s, side by
+        # side) while the sentence model loads in a thread; then what the first plan would
+        # otherwise pay within its budget (1 s): embedding every tool description, the
+        # time-zone and place tables, compiling patterns.
+        model = asyncio.create_task(asyncio.to_thread(_load_model, recommender))
+        await registry.start()
+        took.mark("tool servers")
+        log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
+        await model
+        await asyncio.to_thread(_warm_planner, recommender, registry.specs())
+        took.mark("planner warm-up")
+
+    async def timed(name: str, start: Awaitable[Any]) -> None:
+        await start
+        took.mark(name)
+
+    spend_control = asyncio.create_task(start_spend_control(settings, cache))
+    await asyncio.gather(
+        tools_and_planner(),
+        timed("cancellations", cancellation_feed.start()),
+        timed("learned state", learned.start()),
+        timed("spend control", asyncio.shield(spend_control)),
+    )
+    log.info("runtime parts started in %s", took)
+    return _Parts(
+        registry,
+        cancellations,
+        cancellation_feed,
+        learned,
+        recommender,
+        spend_control.result(),
+        cache,
+    )
 
 
 async def get_runtime(settings: Settings) -> Runtime:
@@ -135,16 +233,8 @@ async def get_runtime(settings: Settings) -> Runtime:
     global _runtime
     async with _lock:
         if _runtime is None:
-            registry = ToolRegistry.from_config(load_tools_config(settings.tools_config))
-            await registry.start()
-            log.info("tools: %s", ", ".join(spec.name for spec in registry.specs()))
-            cache: GuardedCache | None = None
-            if settings.redis_url:
-                cache = GuardedCache(
-                    RedisResultCache(settings.redis_url, settings.redis_timeout_s),
-                    settings.redis_timeout_s,
-                    Breaker(settings.redis_cooldown_s),
-                )
+            parts = await prepare_runtime(settings)
+            registry = parts.registry
             content: ContentStore | None = (
                 RedisContentStore(
                     settings.redis_url,
@@ -156,43 +246,25 @@ async def get_runtime(settings: Settings) -> Runtime:
                 else None
             )
             claim_check = ClaimCheckPolicy(settings.content_inline_max_bytes)
+            began = time.monotonic()
             mesh = await start_mesh(settings, registry)  # the registry, health, failover
+            log.info("tool mesh started in %.2f s", time.monotonic() - began)
             gateway = ContentGateway(mesh.router.call, content, claim_check)
-            cancellations = Cancellations(
-                CancellationPolicy(keep_s=max(settings.state_retention_s, _MIN_CANCELLATION_KEEP_S))
-            )
             runner = StepRunner(
                 call=gateway,
                 record=record_execution,
                 progress=record_progress,
                 progress_interval_s=settings.progress_interval_s,
-                cancellations=cancellations,
+                cancellations=parts.cancellations,
                 resolve=mesh.router.resolve,
             )
-            cancellation_feed = TopicFollower(
-                settings.bootstrap_servers,
-                [settings.topic_name("cancellations")],
-                follow_cancellations(cancellations),
-                lookback_s=cancellations.policy.keep_s,
-                name="cancellations",
-            )
-            await cancellation_feed.start()
             tools = mesh.tools  # live: versions activated and tools registered at run time
-            learned = LearnedReplica(
-                settings.bootstrap_servers,
-                changelog_topic_name(),
-                settings.topic_name("learning-control"),
-            )
-            await learned.start()
-            recommender = Recommender(encoder=text_encoder(settings))
-            # What the first plan would otherwise pay within its budget (1 s): embedding
-            # every tool description, the time-zone and place tables, compiling patterns.
-            await asyncio.to_thread(_warm_planner, recommender, list(tools.values()))
+            recommender = parts.recommender
             rank: Ranker = keyword_ranker
             strategy = KEYWORD_STRATEGY
             if settings.planner_strategy in ("learned", "llm"):
                 rng = np.random.default_rng()
-                rank = learned_ranker(recommender, learned, settings.recommend_top_k, rng)
+                rank = learned_ranker(recommender, parts.learned, settings.recommend_top_k, rng)
                 strategy = LEARNED_STRATEGY
             rank = prefer_available(rank, mesh.router.available)
             planner: Planner | None = None
@@ -203,25 +275,45 @@ async def get_runtime(settings: Settings) -> Runtime:
             _runtime = Runtime(
                 settings,
                 registry,
-                cache,
+                parts.cache,
                 rank,
                 strategy,
                 runner,
                 tools,
-                learned,
+                parts.learned,
                 recommender,
                 content,
                 claim_check,
                 planner,
-                cancellations,
-                cancellation_feed,
-                spend_control=await start_spend_control(settings, cache),
+                parts.cancellations,
+                parts.cancellation_feed,
+                spend_control=parts.spend_control,
                 mesh=mesh,
             )
             runner.retry_safe = lambda tool: retry_safe(tools.get(tool))
             _runtime.spend.version_for = _runtime.version_for  # cache keys: a canary's version
             mesh.router.may_repeat = retry_safe  # failover to another node after a sent call
         return _runtime
+
+
+class _Phases:
+    """When each part of the runtime's start was done, for the log."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+        self.phases: list[tuple[str, float]] = []
+
+    def mark(self, phase: str) -> None:
+        self.phases.append((phase, time.monotonic() - self.began))
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{name} at {s:.2f}" for name, s in self.phases)
+        return f"{max((s for _n, s in self.phases), default=0.0):.2f} s ({parts})"
+
+
+def _load_model(recommender: Recommender) -> None:
+    if recommender.encoder is not None:
+        recommender.encoder.embed(["warm up"])
 
 
 def _warm_planner(recommender: Recommender, specs: list[ToolSpec]) -> None:

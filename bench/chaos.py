@@ -60,6 +60,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--growth-intents", type=int, default=None, help="intents of 'growth' (default 200000)"
     )
+    parser.add_argument(
+        "--growth-stores",
+        default=None,
+        help="comma-separated, from: rocksdb,memory,retention (default: all three)",
+    )
     parser.add_argument("--rate", type=float, default=None, help="steady load, intents/s")
     parser.add_argument("--broker", default=env.broker, help="the shared broker (not harmed)")
     parser.add_argument("--redis-url", default=env.redis_url, help="the shared Redis")
@@ -101,6 +106,9 @@ def profile_of(args: argparse.Namespace) -> Any:
     if args.growth_intents is not None:
         n = args.growth_intents
         profile = replace(profile, growth_intents=n, growth_checkpoints=(max(1, n // 10), n))
+    if args.growth_stores is not None:
+        stores = tuple(s.strip() for s in args.growth_stores.split(",") if s.strip())
+        profile = replace(profile, growth_stores=stores)
     if args.rate is not None:
         profile = replace(profile, rate=args.rate)
     return profile

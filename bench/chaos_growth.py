@@ -30,14 +30,19 @@ _WARM = 1_000
 
 
 def configurations(ctx: Context) -> dict[str, dict[str, Any]]:
-    return {
-        "rocksdb": {"store": "rocksdb://"},
-        "memory": {"store": "memory://"},
-        f"rocksdb-retention-{ctx.profile.short_retention_s:g}s": {
-            "store": "rocksdb://",
-            "state_retention_s": ctx.profile.short_retention_s,
-        },
+    """The chosen stores (``growth_stores``): name -> the worker's settings."""
+    every = {
+        "rocksdb": ("rocksdb", {"store": "rocksdb://"}),
+        "memory": ("memory", {"store": "memory://"}),
+        "retention": (
+            f"rocksdb-retention-{ctx.profile.short_retention_s:g}s",
+            {"store": "rocksdb://", "state_retention_s": ctx.profile.short_retention_s},
+        ),
     }
+    unknown = set(ctx.profile.growth_stores) - set(every)
+    if unknown:
+        raise SystemExit(f"unknown growth store(s) {sorted(unknown)}; choose from {list(every)}")
+    return dict(every[s] for s in ctx.profile.growth_stores)
 
 
 def growth_intent(n: int) -> IntentSubmitted:

@@ -62,6 +62,8 @@ class Profile:
     shutdown_runs: int = 10
     growth_intents: int = 200_000
     growth_checkpoints: tuple[int, ...] = (20_000, 200_000)
+    # Table stores the growth scenario compares (bench.chaos_growth.configurations).
+    growth_stores: tuple[str, ...] = ("rocksdb", "memory", "retention")
     short_retention_s: float = 120.0
     # Draining: records still unsettled when no answer came for this long are counted lost (a
     # restarted worker rejoins and recovers within ~30 s; a slow one keeps answering).

@@ -32,6 +32,14 @@ def _exit_after(timeout_s: float) -> None:
     timer.start()
 
 
+def _log_failed_start(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).warning(
+            "the runtime did not start (%s); it is tried again when the worker is ready",
+            task.exception(),
+        )
+
+
 def register_agents(settings: Settings) -> None:
     """Import the agent modules: each registers its agent, and its tables, on the app."""
     from agents import AGENT_MODULES
@@ -64,7 +72,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust will not create parents
 
     web = _web_server(settings) if settings.web_enabled else None
-    from agents.runtime import close_runtime, get_runtime
+    from agents.runtime import close_runtime, get_runtime, prepare_runtime
     from streams import faust_patches
     from streams.app import app, ledger, loop_monitor
 
@@ -75,9 +83,21 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     async def _monitor_the_loop() -> None:
         await loop_monitor.run()
 
+    # Most of the runtime (tool servers, replicas and feeds, the sentence model) starts as
+    # soon as the worker's loop runs, beside Faust's own start and group join: Faust starts
+    # app tasks only once table recovery is done, and the whole start after that took 6.5-7.5
+    # s before the first intent could be planned. mode's get_event_loop is the loop Faust's
+    # worker command runs (faust.cli.base).
+    from mode.utils.loops import get_event_loop
+
+    early_start = get_event_loop().create_task(prepare_runtime(settings), name="start-runtime")
+    early_start.add_done_callback(_log_failed_start)
+
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def _start_tools() -> None:
-        # Connect tool servers at start, not on the first intent.
+        # The rest (the tool mesh publishes this worker's registrations through the app's
+        # producer) once Faust is ready, not on the first intent; a part that failed to start
+        # early is tried again here, where a failure stops the worker as before.
         await get_runtime(settings)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped

@@ -82,6 +82,12 @@ pyproject.toml; re-check them when upgrading Faust.
    any app signal is sent; a tool call that takes minutes held a stop for minutes.
    ``on_stop_signal(callback)`` runs ``callback`` the moment the signal is handled, before
    any of that (the worker starts its exit timer there).
+
+8. The table manager sleeps a second before it starts. ``TableManager.on_start`` waits 1 s
+   so that tables declared late can still register, then freezes the set. Every Toolwise
+   table is declared when its module is imported (``interfaces.worker.register_agents``,
+   before the worker starts), so that second only delayed every start and restart (seen in
+   each worker log: "Waiting for tables to be registered" then the tables 1.0 s later).
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ from typing import Any
 
 import aiokafka.consumer.fetcher as _aiokafka_fetcher
 from aiokafka import TopicPartition
+from faust.tables.manager import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as _faust_aiokafka
 from mode.utils.queues import FlowControlEvent
@@ -180,6 +187,13 @@ def _schedule_shutdown_with_hooks(self: Any, signal: Any) -> None:
     _schedule_shutdown(self, signal)
 
 
+async def _table_manager_on_start_at_once(self: Any) -> None:
+    # TableManager.on_start of faust-streaming 0.15.3 without its `await self.sleep(1.0)`.
+    if not self.should_stop:
+        await self._update_channels()
+        await self.recovery.start()
+
+
 _applied = False
 
 
@@ -195,3 +209,4 @@ def apply() -> None:
     _faust_aiokafka.AIOKafkaConsumerThread.verify_event_path = _verify_event_path_with_position  # type: ignore[method-assign]
     _aiokafka_fetcher.Fetcher.__init__ = _fetcher_init_short_backoff
     _ModeWorker._schedule_shutdown = _schedule_shutdown_with_hooks  # type: ignore[method-assign]
+    TableManager.on_start = _table_manager_on_start_at_once  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from intervaltree import IntervalTree
 from streams.faust_patches import (
     _new_offset_without_holes,
     _seek_to_committed_or_beginning,
+    _table_manager_on_start_at_once,
     _verify_event_path_with_position,
 )
 from streams.partitions import HoleWatchdog, hold, release
@@ -225,3 +226,25 @@ def test_the_livelock_check_skips_partitions_without_a_position(monkeypatch: Any
     for tp in (resetting, reading, TopicPartition("tw-intents", 2)):  # 2: not assigned
         _verify_event_path_with_position(thread, 0.0, tp)
     assert checked == [reading]  # Faust's check would assert on the other two
+
+
+async def test_the_table_manager_starts_recovery_without_waiting_a_second() -> None:
+    done: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s: every table is registered before the start")
+
+    async def update_channels() -> None:
+        done.append("channels")
+
+    async def start_recovery() -> None:
+        done.append("recovery")
+
+    manager = SimpleNamespace(
+        should_stop=False,
+        sleep=sleep,
+        _update_channels=update_channels,
+        recovery=SimpleNamespace(start=start_recovery),
+    )
+    await _table_manager_on_start_at_once(manager)
+    assert done == ["channels", "recovery"]
