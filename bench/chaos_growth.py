@@ -31,7 +31,7 @@ _WARM = 1_000
 
 def configurations(ctx: Context) -> dict[str, dict[str, Any]]:
     """The chosen stores (``growth_stores``): name -> the worker's settings."""
-    every = {
+    every: dict[str, tuple[str, dict[str, Any]]] = {
         "rocksdb": ("rocksdb", {"store": "rocksdb://"}),
         "memory": ("memory", {"store": "memory://"}),
         "retention": (
