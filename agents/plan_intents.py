@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -13,14 +12,12 @@ from typing import Any
 from agents.answers import answer_unreadable, send_failure
 from agents.boundary import each_message, send_dead_letter
 from agents.experiment_arms import plan_arm, plan_fields
-from agents.model_thread import in_planner_thread
+from agents.model_thread import embed_ahead
 from agents.plan_builder import (
     Candidate,
     PlanningError,
     Ranker,
-    clauses,
     plan_steps,
-    ranked_texts,
 )
 from agents.runtime import Runtime, get_runtime
 from learning import context_key
@@ -116,14 +113,9 @@ async def _steps(intent: IntentSubmitted, runtime: Runtime, rank: Ranker) -> lis
         )
     deadline = time.monotonic() + settings.planning_budget_s
     encoder = runtime.recommender.encoder
-    requests = clauses(intent.text)
-    if intent.tool is None and encoder is not None and len(requests) <= settings.max_steps:
-        # The sentence model is the costly part (~10 ms a text): run it in a thread for every
-        # text the planner may rank, so the ranking below finds them in the encoder's cache.
-        # (More requests than max_steps: plan_steps refuses the intent before any ranking.)
-        texts = ranked_texts(intent.text)
+    if encoder is not None:
         try:
-            await asyncio.wait_for(in_planner_thread(encoder.embed, texts), _left(deadline))
+            await embed_ahead(encoder, intent, settings.max_steps, _left(deadline))
         except TimeoutError:
             raise _timeout() from None
     return plan_steps(

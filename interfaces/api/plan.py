@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.model_thread import in_planner_thread
-from agents.plan_builder import explain_plan, ranked_texts
+from agents.model_thread import embed_ahead
+from agents.plan_builder import explain_plan
 from agents.plan_view import plan_view
 from interfaces.api.common import error_ref, json_content
 from interfaces.plan_query import PlanQueryError, intent_from_query
@@ -26,10 +26,25 @@ async def plan(request: Request) -> Response:
     context = web_context(request)
     runtime = await context.runtime()
     encoder = runtime.recommender.encoder
-    if encoder is not None and intent.tool is None:
-        # As the planning agent does: the sentence model runs off the event loop.
-        await in_planner_thread(encoder.embed, ranked_texts(intent.text))
     settings = context.settings
+    if encoder is not None:
+        # As the planning agent does: the sentence model runs off the event loop, within the
+        # planning budget, and not at all for an intent refused for its number of requests.
+        try:
+            await embed_ahead(encoder, intent, settings.max_steps, settings.planning_budget_s)
+        except TimeoutError:
+            return JSONResponse(
+                {
+                    "text": intent.text,
+                    "error": {
+                        "kind": "planning_timeout",
+                        "reason": "embedding the intent's texts took longer than the "
+                        f"planning budget of {settings.planning_budget_s:g} s",
+                        "missing": {},
+                    },
+                },
+                status_code=503,
+            )
     explained = explain_plan(
         intent, runtime.tools, runtime.rank, settings.retry, max_steps=settings.max_steps
     )
@@ -55,6 +70,9 @@ PATHS: dict[str, Any] = {
                                        "'error' says why no plan could be made",
                         "content": json_content({"type": "object"})},
                 "400": error_ref("Missing ?text=, or arguments that are not a JSON object"),
+                "503": {"description": "Planning took longer than its budget (error.kind "
+                                       "'planning_timeout'); try again",
+                        "content": json_content({"type": "object"})},
             },
         }
     }
