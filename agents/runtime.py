@@ -323,8 +323,26 @@ def _warm_planner(recommender: Recommender, specs: list[ToolSpec]) -> None:
 
 
 async def close_runtime() -> None:
-    global _runtime
+    """Close the runtime, or the parts started early when the worker stops before it is
+    ready; a later ``get_runtime`` starts everything anew."""
+    global _runtime, _parts
     async with _lock:
+        parts, _parts = _parts, None
         if _runtime is not None:
             await _runtime.aclose()
             _runtime = None
+        elif parts is not None:
+            if not parts.done():
+                parts.cancel()
+            await asyncio.gather(parts, return_exceptions=True)
+            if not parts.cancelled() and parts.exception() is None:
+                await _close_parts(parts.result())
+
+
+async def _close_parts(parts: _Parts) -> None:
+    await parts.cancellation_feed.stop()
+    await parts.spend_control.aclose()
+    await parts.learned.stop()
+    await parts.registry.aclose()
+    if parts.cache is not None:
+        await parts.cache.aclose()
