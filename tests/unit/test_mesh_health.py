@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models.registry import NodeProbed, NodeStatus
 from models.tools import ErrorKind
-from tools.mesh.health import NodeHealth, Observation, observe
+from tools.mesh.health import NodeHealth, Observation, observe, probe_due
 from tools.mesh.policy import MeshPolicy
 
 POLICY = MeshPolicy(
@@ -99,3 +99,17 @@ def test_health_survives_the_table_as_json() -> None:
     health = observe(NodeHealth(), Observation(False, None, 1.0, "boom"), POLICY)
     assert NodeHealth.from_record(health.to_record()) == health
     assert NodeHealth.from_record(None) == NodeHealth()
+
+
+def test_offline_nodes_are_due_for_a_probe_more_often_than_the_others() -> None:
+    policy = MeshPolicy(probe_interval_s=2.0, offline_probe_interval_s=0.5)
+    assert probe_due(NodeStatus.ONLINE, None, 0.0, policy)  # never probed
+    assert probe_due(None, None, 0.0, policy)
+    assert not probe_due(NodeStatus.ONLINE, 10.0, 10.5, policy)
+    assert not probe_due(NodeStatus.DEGRADED, 10.0, 11.5, policy)
+    assert probe_due(NodeStatus.ONLINE, 10.0, 11.8, policy)  # a tick a little early still counts
+    assert probe_due(NodeStatus.OFFLINE, 10.0, 10.5, policy)
+    assert not probe_due(NodeStatus.OFFLINE, 10.0, 10.2, policy)
+    # An "offline" interval longer than the regular one is not a reason to probe less often.
+    slow = MeshPolicy(probe_interval_s=1.0, offline_probe_interval_s=3.0)
+    assert probe_due(NodeStatus.OFFLINE, 10.0, 11.0, slow)

@@ -125,6 +125,17 @@ def observe(health: NodeHealth, seen: Observation, policy: MeshPolicy) -> NodeHe
     return _judged(after, health.status, policy, "")
 
 
+def probe_due(
+    status: NodeStatus | None, last_probed: float | None, now: float, policy: MeshPolicy
+) -> bool:
+    """Is a node due for a probe now? OFFLINE ones every ``offline_probe_interval_s``, the
+    others every ``probe_interval_s``. The probe timer ticks at the shorter of the two, so a
+    node counts as due half a tick early: a tick a few ms early must not skip a round."""
+    tick = min(policy.probe_interval_s, policy.offline_probe_interval_s)
+    interval = tick if status is NodeStatus.OFFLINE else policy.probe_interval_s
+    return last_probed is None or now - last_probed >= interval - tick / 2
+
+
 def _ewma(current: float | None, sample: float, alpha: float) -> float:
     return sample if current is None else current + alpha * (sample - current)
 

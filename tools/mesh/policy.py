@@ -101,6 +101,14 @@ class MeshPolicy(BaseModel):
         "few seconds (process start plus a probe), and failing at once would spend the step's "
         "attempts in under a second, long before any restart. 0: fail at once.",
     )
+    offline_probe_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=3600,
+        description="How often the leader probes a node that is OFFLINE (at most "
+        "probe_interval_s): a refused connection costs a millisecond, and every second an "
+        "OFFLINE node goes unnoticed after its restart is a second it takes no calls.",
+    )
     degraded_weight: float = Field(
         default=0.1,
         gt=0,
