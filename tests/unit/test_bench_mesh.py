@@ -1,0 +1,22 @@
+"""The mesh bench's outage arithmetic: downtime within the load window, both nodes down."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.mesh import both_down, clipped, down_within
+
+
+def test_downtime_is_counted_within_the_window_only() -> None:
+    outages = [(0.0, 2.0), (5.0, 9.0), (20.0, 30.0)]
+    assert down_within(outages, 1.0, 25.0) == pytest.approx(1.0 + 4.0 + 5.0)
+    assert clipped(outages, 1.0, 25.0) == [(1.0, 2.0), (5.0, 9.0), (20.0, 25.0)]
+    assert clipped(outages, 10.0, 15.0) == []
+
+
+def test_both_down_is_the_overlap_of_the_two_nodes_outages() -> None:
+    a = [(0.0, 4.0), (10.0, 12.0)]
+    b = [(3.0, 11.0)]
+    assert both_down(a, b) == pytest.approx(1.0 + 1.0)
+    assert both_down(b, a) == pytest.approx(2.0)
+    assert both_down(a, []) == 0.0
