@@ -23,7 +23,8 @@ Two real workers run side by side on their own topics, under the same schedule:
 
 The same intents, paced at ``--rate``/s, go to both; each with the default step policy (3
 attempts, 10 s timeout, backoff). Reported: the share of intents completed per system, the
-failed ones' reasons, and each node's measured downtime. Needs the local Kafka. The last
+failed ones' reasons, each system's node status changes (flapping shows there), and each
+node's measured downtime. Needs the local Kafka. The last
 stdout line is one JSON object with every number and the machine.
 """
 
@@ -46,6 +47,7 @@ from typing import Any
 
 from bench.host import host
 from bench.pipeline import Deployment, Outcomes, create_topics, delete_topics, open_client
+from interfaces.client import tail
 from interfaces.process import PROJECT_ROOT
 from models import IntentSubmitted
 from streams.settings import Settings
@@ -210,6 +212,20 @@ def _reason(text: str) -> str:
     return head[:80]
 
 
+def status_changes(records: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+    """node name -> {"before->after": count} of the NodeStatusChanged events among the registry
+    topic's records (``names``: node id -> name); flapping shows as many round trips."""
+    changes: dict[str, Counter[str]] = {}
+    for record in records:
+        value = record["value"]
+        if not isinstance(value, dict) or value.get("type") != "NodeStatusChanged":
+            continue
+        node_id = str(value["node"])
+        node = names.get(node_id, node_id)
+        changes.setdefault(node, Counter())[f"{value['before']}->{value['after']}"] += 1
+    return {node: dict(sorted(counts.items())) for node, counts in sorted(changes.items())}
+
+
 def write_config(path: Path, urls: list[str]) -> Path:
     path.write_text(f'[servers.sim]\ntransport = "http"\nurls = {json.dumps(urls)}\n')
     return path
@@ -285,6 +301,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "failure_reasons": Counter(
                     _reason(collected.failed[i]) for i in failed
                 ).most_common(5),
+                "status_changes": status_changes(
+                    [r async for r in tail(deployments[name].settings, "registry", True, 1.5)],
+                    {f"sim@127.0.0.1:{n.port}": n.name for n in (a, b)},
+                ),
             }
         for collector in collectors:
             collector.cancel()
@@ -361,6 +381,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
                 f"{name:9} {result['completed']}/{result['intents']} completed "
                 f"({result['success_rate']:.2%}); failed: {result['failure_reasons']}"
             )
+            print(f"{'':9} node status changes: {result['status_changes']}")
     print(json.dumps(report), flush=True)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from bench.mesh import both_down, clipped, down_within
+from bench.mesh import both_down, clipped, down_within, status_changes
 
 
 def test_downtime_is_counted_within_the_window_only() -> None:
@@ -20,3 +22,22 @@ def test_both_down_is_the_overlap_of_the_two_nodes_outages() -> None:
     assert both_down(a, b) == pytest.approx(1.0 + 1.0)
     assert both_down(b, a) == pytest.approx(2.0)
     assert both_down(a, []) == 0.0
+
+
+def test_status_changes_are_counted_per_node_and_transition() -> None:
+    def changed(node: str, before: str | None, after: str) -> dict[str, object]:
+        value = {"type": "NodeStatusChanged", "node": node, "before": before, "after": after}
+        return {"value": value}
+
+    records: list[dict[str, Any]] = [
+        changed("sim@h:1", None, "online"),
+        {"value": {"type": "ToolRegistered", "node": "sim@h:1"}},
+        changed("sim@h:1", "online", "degraded"),
+        changed("sim@h:1", "degraded", "online"),
+        changed("sim@h:1", "online", "degraded"),
+        changed("sim@h:2", "online", "offline"),
+    ]
+    assert status_changes(records, {"sim@h:1": "a"}) == {
+        "a": {"None->online": 1, "degraded->online": 1, "online->degraded": 2},
+        "sim@h:2": {"online->offline": 1},
+    }
