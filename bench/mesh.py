@@ -214,8 +214,10 @@ def _reason(text: str) -> str:
 
 def status_changes(records: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
     """node name -> {"before->after": count} of the NodeStatusChanged events among the registry
-    topic's records (``names``: node id -> name); flapping shows as many round trips."""
+    topic's records (``names``: node id -> name), and under "degraded_because" the reasons
+    given for DEGRADED; flapping shows as many round trips."""
     changes: dict[str, Counter[str]] = {}
+    degraded: dict[str, int] = {}  # why a node went DEGRADED (the event's reason)
     for record in records:
         value = record["value"]
         if not isinstance(value, dict) or value.get("type") != "NodeStatusChanged":
@@ -223,7 +225,11 @@ def status_changes(records: list[dict[str, Any]], names: dict[str, str]) -> dict
         node_id = str(value["node"])
         node = names.get(node_id, node_id)
         changes.setdefault(node, Counter())[f"{value['before']}->{value['after']}"] += 1
-    return {node: dict(sorted(counts.items())) for node, counts in sorted(changes.items())}
+        if value["after"] == "degraded":
+            why = f"{node}: {value.get('reason') or ''}"
+            degraded[why[:120]] = degraded.get(why[:120], 0) + 1
+    counted = {node: dict(sorted(counts.items())) for node, counts in sorted(changes.items())}
+    return {**counted, "degraded_because": degraded} if degraded else counted
 
 
 def write_config(path: Path, urls: list[str]) -> Path:

@@ -27,7 +27,7 @@ def test_both_down_is_the_overlap_of_the_two_nodes_outages() -> None:
 def test_status_changes_are_counted_per_node_and_transition() -> None:
     def changed(node: str, before: str | None, after: str) -> dict[str, object]:
         value = {"type": "NodeStatusChanged", "node": node, "before": before, "after": after}
-        return {"value": value}
+        return {"value": {**value, "reason": "slow" if after == "degraded" else ""}}
 
     records: list[dict[str, Any]] = [
         changed("sim@h:1", None, "online"),
@@ -40,4 +40,5 @@ def test_status_changes_are_counted_per_node_and_transition() -> None:
     assert status_changes(records, {"sim@h:1": "a"}) == {
         "a": {"None->online": 1, "degraded->online": 1, "online->degraded": 2},
         "sim@h:2": {"online->offline": 1},
+        "degraded_because": {"a: slow": 2},
     }
