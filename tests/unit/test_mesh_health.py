@@ -18,8 +18,9 @@ POLICY = MeshPolicy(
 
 
 def run(health: NodeHealth, outcomes: list[tuple[bool, float | None]]) -> list[NodeStatus]:
+    """The statuses after each outcome, observed 1 s apart after the last one folded."""
     statuses = []
-    for at, (ok, latency) in enumerate(outcomes):
+    for at, (ok, latency) in enumerate(outcomes, start=int(health.updated_at) + 1):
         health = observe(
             health, Observation(ok, latency, float(at), None if ok else "refused"), POLICY
         )
@@ -113,3 +114,20 @@ def test_offline_nodes_are_due_for_a_probe_more_often_than_the_others() -> None:
     # An "offline" interval longer than the regular one is not a reason to probe less often.
     slow = MeshPolicy(probe_interval_s=1.0, offline_probe_interval_s=3.0)
     assert probe_due(NodeStatus.OFFLINE, 10.0, 11.0, slow)
+
+
+def test_a_success_that_arrives_after_later_failures_does_not_break_their_run() -> None:
+    # Two failures at 10 and 11 s, then a success measured at 9.5 s that reached the table
+    # late, then a third failure: three failures in a row, so OFFLINE.
+    health = NodeHealth(updated_at=9.0)
+    for at in (10.0, 11.0):
+        health = observe(health, Observation(False, None, at, "refused"), POLICY)
+    health = observe(health, Observation(True, 5.0, 9.5), POLICY)
+    assert health.consecutive_failures == 2 and health.updated_at == 11.0
+    assert health.latency_ewma_ms == 5.0 and health.observations == 3  # its latency counts
+    health = observe(health, Observation(False, None, 12.0, "refused"), POLICY)
+    assert health.status is NodeStatus.OFFLINE
+    # Nor does a late success count towards coming back.
+    health = observe(health, Observation(True, 5.0, 11.5), POLICY)
+    health = observe(health, Observation(True, 5.0, 13.0), POLICY)
+    assert health.status is NodeStatus.OFFLINE and health.consecutive_successes == 1

@@ -10,6 +10,8 @@ executor routes by.
 * DEGRADED when a latency EWMA or the failure-rate EWMA passes its threshold, and ONLINE
   again only once all are below ``recovery_ratio`` of their thresholds.
 
+An observation measured before the newest one folded (it arrived late) feeds the EWMAs only.
+
 Calls and probes keep separate latency EWMAs: a tool listing and a tool's work take different
 times, and mixing them would make a node's latency depend on how often it is probed. Calls'
 latency is what routing weighs; the probes' stands in until a call has been measured.
@@ -101,6 +103,20 @@ def observe(health: NodeHealth, seen: Observation, policy: MeshPolicy) -> NodeHe
             probes = _ewma(probes, seen.latency_ms, policy.latency_alpha)
         else:
             calls = _ewma(calls, seen.latency_ms, policy.latency_alpha)
+    if seen.at < health.updated_at:
+        # Measured before an outcome already folded in: calls' signals and probes reach the
+        # table by different producer paths, so a success from just before a crash can land
+        # after the crash's first failures. It counts in the EWMAs, but says nothing about the
+        # node now: it must not break a run of failures (measured: such a success held crashed
+        # nodes DEGRADED instead of OFFLINE) nor start a run of successes.
+        return replace(
+            health,
+            latency_ewma_ms=calls,
+            probe_latency_ewma_ms=probes,
+            failure_rate=rate,
+            observations=health.observations + 1,
+            last_ok_at=max(health.last_ok_at or seen.at, seen.at) if seen.ok else health.last_ok_at,
+        )
     after = replace(
         health,
         latency_ewma_ms=calls,
