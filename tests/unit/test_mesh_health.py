@@ -92,7 +92,8 @@ def test_fast_probes_do_not_hide_slow_calls() -> None:
     for at in range(3, 20):
         health = observe(health, Observation(True, 2.0, float(at), probe=True), POLICY)
     assert health.status is NodeStatus.DEGRADED
-    assert health.latency_ms == health.latency_ewma_ms and health.latency_ewma_ms > 300
+    assert health.latency_ewma_ms is not None and health.latency_ewma_ms > 300
+    assert health.latency_ms == health.latency_ewma_ms
     assert health.probe_latency_ewma_ms == 2.0
 
 
