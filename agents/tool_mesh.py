@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from tables.registry import RegistryReplica
 from tools.client import McpToolClient
 from tools.config import SandboxServerConfig, load_tools_config
 from tools.mesh.catalog import RegistryState
+from tools.mesh.health import probe_due
 from tools.mesh.registration import listing_events, node_events
 from tools.mesh.router import MeshRouter
 from tools.registry import Node, ToolRegistry
@@ -129,6 +131,7 @@ class ToolMesh:
     tools: LiveTools
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _generated: dict[str, SandboxToolClient] = field(default_factory=dict)
+    _probed: dict[str, float] = field(default_factory=dict)  # node -> last probe (monotonic)
     _pool: SandboxPool | None = None
 
     @property
@@ -167,8 +170,20 @@ class ToolMesh:
         self._soon(lambda: self.registry.relist(node), f"listing the tools of {node}")
 
     async def probe_all(self) -> list[NodeProbed]:
-        """Probe every shared node now; a node that answers but was never listed is listed."""
-        nodes = self.router.shared_nodes()
+        """Probe every shared node that is due (``probe_due``: OFFLINE ones more often); a node
+        that answers but was never listed is listed."""
+        now = time.monotonic()
+        nodes = [
+            node
+            for node in self.router.shared_nodes()
+            if probe_due(
+                self.router.node_health(node).status,
+                self._probed.get(node),
+                now,
+                self.router.policy,
+            )
+        ]
+        self._probed.update((node, now) for node in nodes)
         probes = list(await asyncio.gather(*(self.router.probe(node) for node in nodes)))
         listed = self.registry.listed()
         for probe in probes:

@@ -1,7 +1,8 @@
 """track_node_health: NodeProbed -> the node table, and NodeStatusChanged when a status moves.
 
 Probes come from ``probe_nodes``, a timer on the leader worker that lists every shared
-node's tools (MCP ``tools/list``, with a timeout) each ``settings.mesh.probe_interval_s``;
+node's tools (MCP ``tools/list``, with a timeout) each ``settings.mesh.probe_interval_s``
+(an OFFLINE one each ``offline_probe_interval_s``, so a restart is seen within a second);
 real calls' outcomes come from every worker's router. Both are folded by the same pure
 ``tools.mesh.health.observe``; every worker routes by the table (through its replica).
 """
@@ -49,9 +50,13 @@ async def _observe(event: Any, probe: NodeProbed) -> None:
         await registry_topic.send(key=registry_key(change).encode(), value=change.to_bytes())
 
 
-@app.timer(interval=settings.mesh.probe_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+# Ticks at the shorter interval; probe_all picks the nodes due (OFFLINE ones more often).
+_PROBE_TICK_S = min(settings.mesh.probe_interval_s, settings.mesh.offline_probe_interval_s)
+
+
+@app.timer(interval=_PROBE_TICK_S, on_leader=True)  # type: ignore[untyped-decorator]
 async def probe_nodes() -> None:
-    """Probe every shared node; a failed round is logged and the next one tries again."""
+    """Probe the shared nodes due; a failed round is logged and the next one tries again."""
     try:
         runtime = await get_runtime(settings)
         if runtime.mesh is None:

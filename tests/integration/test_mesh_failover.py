@@ -88,18 +88,16 @@ async def test_a_node_killed_under_load_fails_no_intent_and_its_status_follows(
     last_b = max(r.started_at for r in await executions(pipeline) if r.ok and r.node == node_b)
     assert last_b > restarted_at  # back in rotation after its restart
 
-    # Both nodes down: no node to call, so the answer comes at once, not after retries.
+    # Both nodes down: the one attempt waits node_wait_s for a node, then fails without retries.
     a.kill()
     b.kill()
     await until(
         lambda: _all_offline(pipeline, [f"sim@127.0.0.1:{a.port}", node_b]), 30, "both offline"
     )
     async with ToolwiseClient(pipeline.settings) as client:
-        started = time.monotonic()
         outcome = await pipeline.run(client, echo(10_000))
-        took = time.monotonic() - started
     assert isinstance(outcome, IntentFailed) and outcome.error_kind == "no_healthy_node", outcome
-    assert outcome.attempts == 1 and took < 10.0
+    assert outcome.attempts == 1, outcome
 
 
 async def _all_offline(pipeline: Pipeline, names: list[str]) -> bool:

@@ -52,3 +52,17 @@ def test_a_trial_that_never_reports_back_is_given_up_after_a_cooldown() -> None:
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="failures >= 1"):
         CircuitBreaker(failures=0, cooldown_s=1.0)
+
+
+def test_end_cooldown_makes_an_open_circuit_half_open_now_with_one_trial() -> None:
+    breaker = CircuitBreaker(failures=1, cooldown_s=5.0)
+    breaker.end_cooldown(1.0)  # closed: nothing to end
+    assert breaker.state(1.0) is CircuitState.CLOSED and breaker.opened_at is None
+    breaker.record(False, 10.0)
+    assert breaker.opened_at == 10.0 and breaker.state(11.0) is CircuitState.OPEN
+    breaker.end_cooldown(11.0)
+    assert breaker.state(11.0) is CircuitState.HALF_OPEN
+    assert breaker.acquire(11.0) and not breaker.acquire(11.1)  # still one trial only
+    breaker.record(False, 11.2)  # the trial failed: a full cool-down again
+    assert breaker.state(16.1) is CircuitState.OPEN
+    assert breaker.state(16.2) is CircuitState.HALF_OPEN

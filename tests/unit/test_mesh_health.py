@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models.registry import NodeProbed, NodeStatus
 from models.tools import ErrorKind
-from tools.mesh.health import NodeHealth, Observation, observe
+from tools.mesh.health import NodeHealth, Observation, observe, probe_due
 from tools.mesh.policy import MeshPolicy
 
 POLICY = MeshPolicy(
@@ -18,8 +18,9 @@ POLICY = MeshPolicy(
 
 
 def run(health: NodeHealth, outcomes: list[tuple[bool, float | None]]) -> list[NodeStatus]:
+    """The statuses after each outcome, observed 1 s apart after the last one folded."""
     statuses = []
-    for at, (ok, latency) in enumerate(outcomes):
+    for at, (ok, latency) in enumerate(outcomes, start=int(health.updated_at) + 1):
         health = observe(
             health, Observation(ok, latency, float(at), None if ok else "refused"), POLICY
         )
@@ -91,7 +92,8 @@ def test_fast_probes_do_not_hide_slow_calls() -> None:
     for at in range(3, 20):
         health = observe(health, Observation(True, 2.0, float(at), probe=True), POLICY)
     assert health.status is NodeStatus.DEGRADED
-    assert health.latency_ms == health.latency_ewma_ms and health.latency_ewma_ms > 300
+    assert health.latency_ewma_ms is not None and health.latency_ewma_ms > 300
+    assert health.latency_ms == health.latency_ewma_ms
     assert health.probe_latency_ewma_ms == 2.0
 
 
@@ -99,3 +101,34 @@ def test_health_survives_the_table_as_json() -> None:
     health = observe(NodeHealth(), Observation(False, None, 1.0, "boom"), POLICY)
     assert NodeHealth.from_record(health.to_record()) == health
     assert NodeHealth.from_record(None) == NodeHealth()
+
+
+def test_offline_nodes_are_due_for_a_probe_more_often_than_the_others() -> None:
+    policy = MeshPolicy(probe_interval_s=2.0, offline_probe_interval_s=0.5)
+    assert probe_due(NodeStatus.ONLINE, None, 0.0, policy)  # never probed
+    assert probe_due(None, None, 0.0, policy)
+    assert not probe_due(NodeStatus.ONLINE, 10.0, 10.5, policy)
+    assert not probe_due(NodeStatus.DEGRADED, 10.0, 11.5, policy)
+    assert probe_due(NodeStatus.ONLINE, 10.0, 11.8, policy)  # a tick a little early still counts
+    assert probe_due(NodeStatus.OFFLINE, 10.0, 10.5, policy)
+    assert not probe_due(NodeStatus.OFFLINE, 10.0, 10.2, policy)
+    # An "offline" interval longer than the regular one is not a reason to probe less often.
+    slow = MeshPolicy(probe_interval_s=1.0, offline_probe_interval_s=3.0)
+    assert probe_due(NodeStatus.OFFLINE, 10.0, 11.0, slow)
+
+
+def test_a_success_that_arrives_after_later_failures_does_not_break_their_run() -> None:
+    # Two failures at 10 and 11 s, then a success measured at 9.5 s that reached the table
+    # late, then a third failure: three failures in a row, so OFFLINE.
+    health = NodeHealth(updated_at=9.0)
+    for at in (10.0, 11.0):
+        health = observe(health, Observation(False, None, at, "refused"), POLICY)
+    health = observe(health, Observation(True, 5.0, 9.5), POLICY)
+    assert health.consecutive_failures == 2 and health.updated_at == 11.0
+    assert health.latency_ewma_ms == 5.0 and health.observations == 3  # its latency counts
+    health = observe(health, Observation(False, None, 12.0, "refused"), POLICY)
+    assert health.status is NodeStatus.OFFLINE
+    # Nor does a late success count towards coming back.
+    health = observe(health, Observation(True, 5.0, 11.5), POLICY)
+    health = observe(health, Observation(True, 5.0, 13.0), POLICY)
+    assert health.status is NodeStatus.OFFLINE and health.consecutive_successes == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,11 +26,18 @@ BROKEN = CallResult(ok=False, error_kind=ErrorKind.TOOL_ERROR, error="no")
 
 
 class Clock:
+    """Both of the router's clocks, and its sleep, which only moves them on."""
+
     def __init__(self) -> None:
         self.now = 100.0
+        self.on_sleep: Callable[[float], None] = lambda _now: None
 
     def __call__(self) -> float:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.on_sleep(self.now)
 
 
 class Node_:
@@ -69,12 +77,13 @@ async def mesh(
     router = MeshRouter(
         registry,
         catalog,
-        health or {},
+        health if health is not None else {},
         MeshPolicy(breaker_failures=2, breaker_cooldown_s=5.0),
         emitted.append,
         clock=clock,
         wall_clock=clock,
         rng=random.Random(1),
+        sleep=clock.sleep,
     )
     return router, emitted, clock
 
@@ -114,20 +123,57 @@ async def test_the_breaker_stops_calls_to_a_failing_node_and_tries_it_after_the_
     assert a.calls > 3  # one trial closed the circuit; it takes its share again
 
 
-async def test_every_node_offline_fails_fast_with_no_healthy_node() -> None:
+def offline_record(at: float) -> dict[str, Any]:
+    return NodeHealth.from_record(
+        {"status": "offline", "updated_at": at, "last_error": "refused"}
+    ).to_record()
+
+
+async def test_every_node_offline_waits_node_wait_s_then_fails_with_no_healthy_node() -> None:
     a, b = Node_("a"), Node_("b")
-    offline = NodeHealth.from_record(
-        {"status": "offline", "updated_at": 100.0, "last_error": "refused"}
-    )
-    health = {"a": offline.to_record(), "b": offline.to_record()}
+    health = {"a": offline_record(100.0), "b": offline_record(100.0)}
     router, _, clock = await mesh(a, b, health=health)
-    result = await router.call(f"{TOOL}@1", {}, timeout_s=5)
+    result = await router.call(f"{TOOL}@1", {}, timeout_s=8)
     assert result.error_kind is ErrorKind.NO_HEALTHY_NODE
     assert "a: offline, last error: refused" in (result.error or "")
+    assert clock.now == pytest.approx(100.0 + MeshPolicy().node_wait_s)  # waited, then gave up
     assert a.calls == b.calls == 0
     assert not router.available(TOOL)
+    short = await router.call(f"{TOOL}@1", {}, timeout_s=2)  # never past the attempt's timeout
+    assert short.error_kind is ErrorKind.NO_HEALTHY_NODE and "waited 2.0 s" in (short.error or "")
     clock.now += 31.0  # nobody has updated the status since: it is stale, and ignored
     assert (await router.call(f"{TOOL}@1", {}, timeout_s=5)).ok
+
+
+async def test_a_call_waiting_for_a_node_takes_it_as_soon_as_it_is_back() -> None:
+    a = Node_("a")
+    health = {"a": offline_record(100.0)}
+    router, _, clock = await mesh(a, health=health)
+
+    def back_at_101_5(now: float) -> None:  # the node table sees the restarted node
+        if now >= 101.5:
+            health["a"] = NodeHealth(updated_at=now, last_ok_at=now).to_record()
+
+    clock.on_sleep = back_at_101_5
+    result = await router.call(f"{TOOL}@1", {}, timeout_s=10)
+    assert result.ok and result.node == "a" and a.calls == 1
+    assert 101.5 <= clock.now < 102.0
+
+
+async def test_a_success_seen_after_a_circuit_opened_ends_its_cooldown() -> None:
+    a, b = Node_("a", answer=LOST), Node_("b", answer=LOST)
+    health: dict[str, Any] = {}
+    router, _, clock = await mesh(a, b, health=health)
+    for _ in range(4):
+        await router.call(f"{TOOL}@1", {}, timeout_s=0.5)
+    assert a.calls == b.calls == 2  # both circuits open (breaker_failures=2) at 100.0
+    a.answer = b.answer = OK
+    clock.now = 101.0
+    # a: a probe succeeded after its circuit opened; b: its last success is older.
+    health["a"] = NodeHealth(updated_at=100.5, last_ok_at=100.5).to_record()
+    health["b"] = NodeHealth(updated_at=100.5, last_ok_at=99.0).to_record()
+    result = await router.call(f"{TOOL}@1", {}, timeout_s=0.5)
+    assert result.ok and result.node == "a" and b.calls == 2
 
 
 async def test_tool_errors_are_not_failed_over() -> None:

@@ -7,7 +7,7 @@ node for a while, ``routing`` picks a version by intent-id hash and a node by we
 
 from tools.mesh.breaker import CircuitBreaker, CircuitState
 from tools.mesh.catalog import RegistryState, Routing, VersionInfo
-from tools.mesh.health import NodeHealth, Observation, observe
+from tools.mesh.health import NodeHealth, Observation, observe, probe_due
 from tools.mesh.policy import MeshPolicy
 from tools.mesh.router import MeshRouter
 from tools.mesh.routing import NodeChoice, canary_bucket, choose_version, order_nodes
@@ -27,4 +27,5 @@ __all__ = [
     "choose_version",
     "observe",
     "order_nodes",
+    "probe_due",
 ]

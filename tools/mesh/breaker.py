@@ -35,6 +35,18 @@ class CircuitBreaker:
             return CircuitState.OPEN
         return CircuitState.HALF_OPEN
 
+    @property
+    def opened_at(self) -> float | None:
+        """When the circuit last opened (the caller's clock); None while it is closed."""
+        return self._opened_at
+
+    def end_cooldown(self, now: float) -> None:
+        """Other evidence (a probe that succeeded after the circuit opened) says the node is
+        back: go half-open now instead of at the end of the cool-down. One trial call still
+        decides, so a wrong hint costs one call, as a cool-down's end does."""
+        if self._opened_at is not None and now - self._opened_at < self.cooldown_s:
+            self._opened_at = now - self.cooldown_s
+
     def allows(self, now: float) -> bool:
         """Would a call go through now? (Does not claim the half-open trial.)"""
         state = self.state(now)

@@ -10,6 +10,8 @@ executor routes by.
 * DEGRADED when a latency EWMA or the failure-rate EWMA passes its threshold, and ONLINE
   again only once all are below ``recovery_ratio`` of their thresholds.
 
+An observation measured before the newest one folded (it arrived late) feeds the EWMAs only.
+
 Calls and probes keep separate latency EWMAs: a tool listing and a tool's work take different
 times, and mixing them would make a node's latency depend on how often it is probed. Calls'
 latency is what routing weighs; the probes' stands in until a call has been measured.
@@ -101,6 +103,20 @@ def observe(health: NodeHealth, seen: Observation, policy: MeshPolicy) -> NodeHe
             probes = _ewma(probes, seen.latency_ms, policy.latency_alpha)
         else:
             calls = _ewma(calls, seen.latency_ms, policy.latency_alpha)
+    if seen.at < health.updated_at:
+        # Measured before an outcome already folded in: calls' signals and probes reach the
+        # table by different producer paths, so a success from just before a crash can land
+        # after the crash's first failures. It counts in the EWMAs, but says nothing about the
+        # node now: it must not break a run of failures (measured: such a success held crashed
+        # nodes DEGRADED instead of OFFLINE) nor start a run of successes.
+        return replace(
+            health,
+            latency_ewma_ms=calls,
+            probe_latency_ewma_ms=probes,
+            failure_rate=rate,
+            observations=health.observations + 1,
+            last_ok_at=max(health.last_ok_at or seen.at, seen.at) if seen.ok else health.last_ok_at,
+        )
     after = replace(
         health,
         latency_ewma_ms=calls,
@@ -123,6 +139,17 @@ def observe(health: NodeHealth, seen: Observation, policy: MeshPolicy) -> NodeHe
         after = replace(after, failure_rate=0.0)
         return _judged(after, NodeStatus.ONLINE, policy, f"{successes} successes in a row")
     return _judged(after, health.status, policy, "")
+
+
+def probe_due(
+    status: NodeStatus | None, last_probed: float | None, now: float, policy: MeshPolicy
+) -> bool:
+    """Is a node due for a probe now? OFFLINE ones every ``offline_probe_interval_s``, the
+    others every ``probe_interval_s``. The probe timer ticks at the shorter of the two, so a
+    node counts as due half a tick early: a tick a few ms early must not skip a round."""
+    tick = min(policy.probe_interval_s, policy.offline_probe_interval_s)
+    interval = tick if status is NodeStatus.OFFLINE else policy.probe_interval_s
+    return last_probed is None or now - last_probed >= interval - tick / 2
 
 
 def _ewma(current: float | None, sample: float, alpha: float) -> float:

@@ -91,6 +91,24 @@ class MeshPolicy(BaseModel):
         description="How long an open circuit refuses calls before one trial call "
         "(half-open); 5 s is a typical server restart here.",
     )
+    node_wait_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How long a call waits, within its attempt's timeout, for a node of its "
+        "tool to become usable when none is (all OFFLINE or their circuits open) before it "
+        "fails with no_healthy_node: a crashed node restarted by its supervisor is back in a "
+        "few seconds (process start plus a probe), and failing at once would spend the step's "
+        "attempts in under a second, long before any restart. 0: fail at once.",
+    )
+    offline_probe_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=3600,
+        description="How often the leader probes a node that is OFFLINE (at most "
+        "probe_interval_s): a refused connection costs a millisecond, and every second an "
+        "OFFLINE node goes unnoticed after its restart is a second it takes no calls.",
+    )
     degraded_weight: float = Field(
         default=0.1,
         gt=0,

@@ -11,7 +11,12 @@ The worker's tool calls go through ``call(ref, arguments, timeout_s)``, where ``
    as the failover list: a call that could not be sent, or that timed out or lost its
    connection on a tool safe to repeat (``may_repeat``), goes on to the next node within the
    same attempt's time, without counting as another attempt;
-4. none left: ``no_healthy_node`` at once.
+4. none left: the call waits up to ``policy.node_wait_s`` (within its timeout) for one to
+   become usable (a probe or another worker's call sees it back, or a circuit's cool-down
+   ends), then ``no_healthy_node``.
+
+A circuit opened by this worker's calls goes half-open as soon as the node table shows a
+success after it opened (a probe of the restarted node), rather than at its cool-down's end.
 
 Every call to a node feeds this worker's breaker and latency estimate, and for shared nodes
 (HTTP endpoints all workers call) a NodeProbed for the node table.
@@ -23,7 +28,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from models.registry import NodeProbed, NodeStatus
@@ -47,6 +52,10 @@ _FAILOVER = frozenset({ErrorKind.CONNECTION, ErrorKind.TIMEOUT})
 _NOT_ABOUT_THE_NODE = frozenset(
     {ErrorKind.INVALID_ARGUMENTS, ErrorKind.UNKNOWN_TOOL, ErrorKind.PROCESSING_ERROR}
 )
+
+# How often a call waiting for a usable node looks again: a dict lookup per node, so cheap;
+# a tenth of a second is nothing beside a restart of seconds.
+_WAIT_POLL_S = 0.1
 
 Emit = Callable[[NodeProbed], None]
 
@@ -72,6 +81,7 @@ class MeshRouter:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``health``: node -> the node table's record (``NodeHealth.to_record``), kept
         current by the caller (a replica of the table's changelog)."""
@@ -84,6 +94,7 @@ class MeshRouter:
         self._clock = clock
         self._wall = wall_clock
         self._rng = rng or random.Random()
+        self._sleep = sleep
         self._breakers: dict[str, CircuitBreaker] = {}
         self._local: dict[str, NodeHealth] = {}  # this worker's own view, from its calls
         # May a call that was sent and then timed out or lost its connection run again on
@@ -136,11 +147,31 @@ class MeshRouter:
         now = self._clock()
         choices = []
         for node in nodes:
-            if not self.breaker(node).allows(now):
-                continue
+            breaker = self.breaker(node)
             health = self.node_health(node)
+            if not breaker.allows(now) and self._seen_back(breaker, health, now):
+                breaker.end_cooldown(now)
+            if not breaker.allows(now):
+                continue
             choices.append(NodeChoice(node, health.status, health.latency_ms))
         return choices
+
+    def _seen_back(self, breaker: CircuitBreaker, health: NodeHealth, now: float) -> bool:
+        """Did the node work (a probe, another worker's call) after this circuit opened?"""
+        opened = breaker.opened_at
+        if opened is None or health.last_ok_at is None or health.status is NodeStatus.OFFLINE:
+            return False
+        opened_wall = self._wall() - (now - opened)  # the breaker runs on the monotonic clock
+        return health.last_ok_at > opened_wall
+
+    async def _wait_for_nodes(self, nodes: list[str], until: float) -> list[str]:
+        """The failover order as soon as some node is usable, or [] at ``until``."""
+        while True:
+            order = order_nodes(self._choices(nodes), self.policy, self._rng)
+            left = until - self._clock()
+            if order or left <= 0:
+                return order
+            await self._sleep(min(_WAIT_POLL_S, left))
 
     def _serving(self, name: str, version: str) -> list[str]:
         local = self.registry.nodes()
@@ -180,10 +211,13 @@ class MeshRouter:
         nodes = self._serving(name, version)
         if not nodes:
             return self._unserved(name, version)
-        order = order_nodes(self._choices(nodes), self.policy, self._rng)
-        if not order:
-            return _failed(ErrorKind.NO_HEALTHY_NODE, self._why_none(name, version, nodes))
         deadline = self._clock() + timeout_s
+        waited_until = min(deadline, self._clock() + self.policy.node_wait_s)
+        order = await self._wait_for_nodes(nodes, waited_until)
+        if not order:
+            why = self._why_none(name, version, nodes)
+            waited = self._clock() - (deadline - timeout_s)
+            return _failed(ErrorKind.NO_HEALTHY_NODE, f"{why} (waited {waited:.1f} s)")
         tried: list[str] = []
         last: CallResult | None = None
         for node in order:
@@ -277,11 +311,10 @@ class MeshRouter:
         for node in nodes:
             state = self.breaker(node).state(now)
             health = self.node_health(node)
-            if state is not CircuitState.CLOSED:
-                reasons.append(f"{node}: circuit {state.value}")
-            else:
-                last = f", last error: {health.last_error}" if health.last_error else ""
-                reasons.append(f"{node}: {health.status.value}{last}")
+            # Both: an OFFLINE node's circuit may be half-open and still not called.
+            circuit = f", circuit {state.value}" if state is not CircuitState.CLOSED else ""
+            last = f", last error: {health.last_error}" if health.last_error else ""
+            reasons.append(f"{node}: {health.status.value}{circuit}{last}")
         return f"every node of {name}@{version} is unavailable: " + "; ".join(reasons)
 
     # --- probes ----------------------------------------------------------------------------
