@@ -24,6 +24,7 @@ from faust.streams import current_event
 
 from streams.app import app, settings
 from tables.retention import Retained
+from tables.store_options import rocksdb_options
 from tables.workflow import sweeper
 
 # As the workflow tables: compacted changelog segments of 10 minutes, so swept keys leave the
@@ -46,6 +47,7 @@ _calls = app.Table(
     "budget-calls",
     key_type=str,
     extra_topic_configs=_CHANGELOG_CONFIGS,
+    options=rocksdb_options(),
     help="['<scope key>|<call id>', day] -> {state, held, passed_on, charged}.",
 )
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from streams.app import app, settings
 from tables.retention import Retained
+from tables.store_options import rocksdb_options
 from tables.workflow import sweeper
 
 # Like the workflow tables (tables.workflow): compacted changelog segments of 10 minutes, so
@@ -38,6 +39,7 @@ experiment_intents = app.Table(
     "experiment-intents",
     key_type=str,
     extra_topic_configs=_CHANGELOG_CONFIGS,
+    options=rocksdb_options(),
     help="intent id -> its plan until its outcome is counted, then a marker; written with "
     "tables.workflow.keep and swept after settings.state_retention_s.",
 )

@@ -23,6 +23,7 @@ from faust.types import TP
 
 from streams.app import app, settings
 from tables.retention import Retained, RetentionSweeper
+from tables.store_options import rocksdb_options
 
 # Compaction only cleans closed segments: Kafka's default of 7 days per segment would keep every
 # tombstoned key in the changelog for a week. 10 minutes bounds the changelog to about the
@@ -39,6 +40,7 @@ def _table(name: str, help: str) -> Any:
         name,
         key_type=str,
         extra_topic_configs=_CHANGELOG_CONFIGS,
+        options=rocksdb_options(),
         help=help,
     )
 
