@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument(
         "--idle-timeout", type=float, default=None, help="stop after this long without messages"
     )
+    tail.add_argument(
+        "--until-end",
+        action="store_true",
+        help="stop once read up to the topic's end as it was at the start",
+    )
     tail.set_defaults(run=_tail)
 
     demo = sub.add_parser("demo", help="run a worker, publish example intents, show outcomes")
@@ -211,13 +216,18 @@ def _print_progress(event: Any) -> None:
 
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:
-    from interfaces.client import tail
+    from interfaces.client import TopicNotFound, tail
 
     async def go() -> None:
-        async for record in tail(settings, args.topic, args.from_beginning, args.idle_timeout):
+        records = tail(settings, args.topic, args.from_beginning, args.idle_timeout, args.until_end)
+        async for record in records:
             print(json.dumps(record), flush=True)
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except TopicNotFound as exc:
+        print(f"toolwise tail: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

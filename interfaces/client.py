@@ -177,24 +177,44 @@ class ToolwiseClient:
         return (await self.wait_for([intent.intent_id], timeout_s, alive))[intent.intent_id]
 
 
+class TopicNotFound(LookupError):
+    """The topic asked for does not exist."""
+
+
 async def tail(
     settings: Settings,
     suffix: str,
     from_beginning: bool = False,
     idle_timeout_s: float | None = None,
+    until_end: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Yield each message of a Toolwise topic as a dict with its position."""
+    """Yield each message of a Toolwise topic as a dict with its position.
+
+    Stops after ``idle_timeout_s`` without a message, or, with ``until_end``, once it has read
+    up to the end each partition had when it started: a topic with a periodic writer (node
+    probes, say) is never idle."""
+    from streams.follower import topic_partitions
+
     topic = settings.topic_name(suffix) if not suffix.startswith(settings.topic_prefix) else suffix
+    found = (await topic_partitions(settings.bootstrap_servers, [topic])).get(topic)
+    if not found:
+        raise TopicNotFound(f"topic {topic} does not exist (a worker creates it at start)")
+    partitions = [TopicPartition(topic, p) for p in found]
     consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-        enable_auto_commit=False,
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
     )
     await consumer.start()
     try:
+        consumer.assign(partitions)
+        if from_beginning:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            await consumer.seek_to_end(*partitions)
+        ends = await consumer.end_offsets(partitions) if until_end else {}
         last = time.monotonic()
         while idle_timeout_s is None or time.monotonic() - last < idle_timeout_s:
+            if until_end and all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
+                return
             batch = await consumer.getmany(timeout_ms=500)
             for messages in batch.values():
                 for message in messages:

@@ -156,9 +156,7 @@ def _describe_part(part: ContentPart) -> str:
 
 async def _print_dead_letters(settings: Settings) -> None:
     print("\ndead letters (newest last):")
-    letters = [
-        r async for r in tail(settings, "dead-letters", from_beginning=True, idle_timeout_s=2.0)
-    ]
+    letters = [r async for r in tail(settings, "dead-letters", from_beginning=True, until_end=True)]
     for record in letters[-3:]:
         value = record["value"]
         print(
