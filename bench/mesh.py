@@ -133,12 +133,7 @@ class Node:
         """Crash now and be back after ``down_s`` (or a process start, if longer)."""
         killed = time.monotonic()
         try:
-            if self._front is not None:
-                self._front.close()
-                self._front = None
-            for writer in list(self._links):
-                writer.transport.abort()
-            self.kill()
+            await self.stop()
             self._spawn()  # the supervisor restarts it at once
             await asyncio.gather(asyncio.sleep(down_s), self._backend_listening())
             self._front = await asyncio.start_server(self._link, "127.0.0.1", self.port)
